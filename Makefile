@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Each installs what it needs:
+# uv (from the package registry, into .tools/ when it is not on PATH) and the locked environment (.venv).
+PYTHON ?= python3
+UV_VERSION ?= 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+VENV := .venv
+DEMO_DIR ?= demo
+
+.PHONY: demo test test-fast lint bench env clean
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --quiet
+	touch $@
+
+env: $(VENV)/.synced
+
+demo: env
+	$(VENV)/bin/uptake demo --out $(DEMO_DIR)
+
+test: env
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: env
+	$(VENV)/bin/python -m pytest -q -m "not slow"
+
+lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy uptake schemas pipelines
+
+bench: env
+	$(VENV)/bin/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .tools $(DEMO_DIR) lake

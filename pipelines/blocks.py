@@ -1,0 +1,138 @@
+"""Reading input files as bounded blocks of whole lines, and splitting a block into an Arrow array.
+
+A plain `.jsonl` file is cut into byte ranges that workers read in parallel (a line belongs to the range
+it starts in); a `.jsonl.gz` file is one range, decompressed as a stream. Each range is read in blocks
+of about `block_bytes`, so memory is bounded by the block size, never by the file size. Line numbers
+are counted per range here and made absolute at commit, so no worker has to read what comes before it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+
+from schemas.events import MAX_LINE_BYTES
+
+LONG_LINE_KEEP = 64 * 1024  # bytes of an over-long line kept in quarantine
+
+
+@dataclass(frozen=True)
+class Range:
+    """Part of one input file: lines starting at byte `start` up to (not including) byte `end`."""
+
+    file_idx: int
+    path: str
+    range_idx: int
+    start: int
+    end: int | None  # None: to the end of the file
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole lines of a range. `offset`: byte position of data[0] in the (decompressed) file;
+    `line0`: lines of the range before this block. `long_line`: the true length when data holds only
+    the kept prefix of one over-long line."""
+
+    data: bytes
+    offset: int
+    line0: int
+    long_line: int = 0
+
+
+def is_gzip(path: str | Path) -> bool:
+    return str(path).endswith(".gz")
+
+
+def plan_ranges(file_idx: int, path: str, range_bytes: int) -> list[Range]:
+    """Ranges of about `range_bytes` for a plain file; a single range for a gzip file."""
+    size = os.path.getsize(path)
+    if is_gzip(path) or size <= range_bytes:
+        return [Range(file_idx, path, 0, 0, None)]
+    starts = list(range(0, size, range_bytes))
+    return [
+        Range(file_idx, path, i, s, starts[i + 1] if i + 1 < len(starts) else None)
+        for i, s in enumerate(starts)
+    ]
+
+
+def _open(path: str) -> BinaryIO:
+    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")  # noqa: SIM115
+
+
+def read_range(r: Range, block_bytes: int = 16 << 20) -> Iterator[Block]:
+    """The blocks of whole lines that start in range `r`."""
+    with _open(r.path) as fh:
+        pos = r.start  # stream offset of `pending`, the start of a line not yet terminated
+        if r.start > 0:
+            fh.seek(r.start - 1)
+            if fh.read(1) != b"\n":  # inside a line that started in the previous range: it is not ours
+                while True:
+                    chunk = fh.readline(block_bytes)
+                    pos += len(chunk)
+                    if not chunk or chunk.endswith(b"\n"):
+                        break
+        line0, pending = 0, b""
+        while r.end is None or pos < r.end:
+            chunk = fh.read(block_bytes)
+            data = pending + chunk
+            if not chunk:
+                if data:
+                    yield Block(data, pos, line0)
+                return
+            last = data.rfind(b"\n")
+            if last < 0:
+                if len(data) <= MAX_LINE_BYTES:
+                    pending = data
+                    continue
+                # an over-long line: keep a prefix, stream past the rest
+                total, rest, found = len(data), b"", False
+                while chunk:
+                    chunk = fh.read(block_bytes)
+                    nl = chunk.find(b"\n")
+                    if nl >= 0:
+                        total, rest, found = total + nl, chunk[nl + 1:], True
+                        break
+                    total += len(chunk)
+                yield Block(data[:LONG_LINE_KEEP], pos, line0, long_line=total)
+                line0, pos, pending = line0 + 1, pos + total + found, rest
+                if not found:
+                    return
+                continue
+            whole, pending = data[: last + 1], data[last + 1:]
+            if r.end is not None and pos + len(whole) > r.end:
+                # the last line of this range is the one holding byte end-1; the rest is the next range's
+                whole = whole[: whole.find(b"\n", max(0, r.end - pos - 1)) + 1]
+                if whole:
+                    yield Block(whole, pos, line0)
+                return
+            yield Block(whole, pos, line0)
+            line0 += whole.count(b"\n")
+            pos += len(whole)
+
+
+def split_lines(data: bytes) -> tuple[pa.BinaryArray, np.ndarray, np.ndarray]:
+    """(lines, content lengths, byte offsets): lines as a zero-copy Arrow array over `data` (each value
+    keeps its line end); content length excludes `\\n` and a `\\r` before it."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    nl = np.flatnonzero(buf == 10)
+    offsets = np.concatenate(([0], nl + 1))
+    if offsets[-1] < len(data):
+        offsets = np.append(offsets, len(data))
+    n = len(offsets) - 1
+    ends = offsets[1:]
+    length = ends - offsets[:-1]
+    has_nl = buf[ends - 1] == 10 if n else np.zeros(0, bool)
+    length = length - has_nl
+    has_cr = np.zeros(n, bool)
+    nz = length > 0
+    has_cr[nz] = buf[(offsets[:-1] + length)[nz] - 1] == 13
+    length = length - has_cr
+    arr = pa.Array.from_buffers(pa.binary(), n, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
+    return arr, length, offsets[:-1]

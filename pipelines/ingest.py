@@ -1,0 +1,552 @@
+"""Ingest: validate, quarantine, dedupe, pseudonymize and land usage events as hive-partitioned Parquet.
+
+The pipeline, in two stages:
+
+1. **Validate and stage** (Apache Beam). Input files are cut into byte ranges (`pipelines/blocks.py`);
+   ranges are spread over the workers (`Reshuffle`); each worker reads its range in bounded blocks, splits
+   a block into an Arrow array of lines without copying, and runs the row rules of SPEC §2 on the whole
+   block as one DuckDB query compiled from the contract (`pipelines/validate.py`). Actor ids are replaced
+   by their HMAC on distinct ids; free-text and unknown fields are dropped and counted. Each block's good
+   rows, its quarantined lines and its counts are written to the run's staging folder under names that
+   depend only on the input, so a retried bundle overwrites rather than adds.
+2. **Commit** (DuckDB, on the launcher). Duplicates are decided over the whole run and against the ledger
+   of earlier runs (first copy by file path order, then line order; earlier runs win), landed rows are
+   written partitioned by tool and event date, and the run becomes visible through an atomic manifest
+   (`pipelines/lake.py`).
+
+Run it:
+
+    uptake ingest landing/ --lake lake                                  # DirectRunner, this machine
+    uptake ingest landing/ --lake lake -- --runner=DaskRunner --dask_client_address=tcp://host:8786
+    uptake ingest gs://…  -- --runner=FlinkRunner --flink_master=host:8081 --environment_type=LOOPBACK
+    uptake ingest … -- --runner=DataflowRunner --project=P --region=R --temp_location=gs://…/tmp
+
+On a cluster, the lake and staging folder must be on storage every worker sees (a shared file system).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.blocks import Block, Range, is_gzip, plan_ranges, read_range, split_lines
+from pipelines.lake import Lake, LakeError, file_sha256, pseudonymize
+from pipelines.validate import validation_sql
+from schemas import events as contract
+from uptake.progress import Progress
+
+RANGE_BYTES = 64 << 20
+BLOCK_BYTES = 16 << 20
+SCAN_BATCH_ROWS = 8192
+COUNT_KEYS = ("lines", "landed", "duplicates", "quarantined", "blank")
+
+
+class IngestError(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------------------------------- stage 1
+def _connect(threads: int | None = None):
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("set timezone = 'UTC'")
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    return con
+
+
+def _roster_table(path: str | None) -> pa.Table:
+    """actor_id, org_unit, valid_from, valid_to from roster.csv (checked against its contract)."""
+    from schemas.reference import TABLES_BY_FILE, ReferenceError, read_table
+
+    cols = ["actor_id", "org_unit", "valid_from", "valid_to"]
+    if not path:
+        return pa.table({c: pa.array([], pa.string() if c in cols[:2] else pa.date32()) for c in cols})
+    table, errors = read_table(Path(path), TABLES_BY_FILE["roster.csv"])
+    if errors:
+        raise ReferenceError("\n".join(errors))
+    return table.select(cols)
+
+
+_STAGE_SQL = """
+select {content},
+  md5(concat_ws(chr(31), {hashed})) as content_hash,
+  line_no
+from good g
+asof left join roster r on g.actor_id = r.actor_id and g.occurred_at >= r.valid_from::timestamptz
+"""
+
+
+def _stage_sql() -> str:
+    content = []
+    hashed = []
+    for name in contract.content_columns() + ["event_date"]:
+        if name == "org_unit":  # given, else the roster's unit at occurred_at
+            content.append("coalesce(g.org_unit, case when r.valid_to is null "
+                           "or g.occurred_at < r.valid_to::timestamptz then r.org_unit end) as org_unit")
+        else:
+            content.append(f"g.{name}")
+        if name in contract.content_columns():
+            # content as sent (org unit not filled), actor pseudonymized: what a re-send must repeat
+            hashed.append(f"coalesce(g.{name}::varchar, chr(0))")
+    return _STAGE_SQL.format(content=", ".join(content), hashed=", ".join(hashed))
+
+
+class BlockValidator:
+    """Validates blocks of lines; holds one DuckDB connection and the pseudonym cache of a worker."""
+
+    def __init__(self, key: bytes, now: dt.datetime, roster: pa.Table, threads: int | None = None):
+        self.key, self.now = key, now
+        self.con = _connect(threads)
+        self.con.register("roster", roster)
+        self.sql = validation_sql()
+        self.stage_sql = _stage_sql()
+        self.pseudonyms: dict[str, str] = {}
+
+    def _pseudonymize(self, ids: pa.Array) -> pa.Array:
+        uniq = pc.unique(ids)
+        values = uniq.to_pylist()
+        new = [v for v in values if v not in self.pseudonyms]
+        self.pseudonyms.update(zip(new, pseudonymize(self.key, new), strict=True))
+        return pa.array([self.pseudonyms[v] for v in values], pa.string()).take(pc.index_in(ids, value_set=uniq))
+
+    def validate(self, block: Block) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+        """(good rows, quarantined lines, counts) of one block. Line numbers are local to the range."""
+        if block.long_line:
+            q = pa.table({
+                "line_no": pa.array([block.line0 + 1], pa.int64()),
+                "reason": pa.array(["line_too_long"]),
+                "raw_line": pa.array([block.data], pa.binary()),
+                "src_offset": pa.array([block.offset], pa.int64()),
+            })
+            return _empty_good(), q, {"lines": 1, "blank": 0, "good": 0,
+                                      "by_reason": {"line_too_long": 1}, "dropped_fields": {}}
+        lines, length, offs = split_lines(block.data)
+        n = len(lines)
+        line_no = np.arange(block.line0 + 1, block.line0 + 1 + n, dtype=np.int64)
+        too_long = length > contract.MAX_LINE_BYTES
+        try:
+            strs = lines.cast(pa.string())
+            utf8 = np.ones(n, bool)
+        except pa.ArrowInvalid:  # rare: find the bad lines one by one, in this block only
+            utf8 = np.array([_is_utf8(b) for b in lines.to_pylist()], bool)
+            strs = pc.if_else(pa.array(utf8), lines, pa.scalar(b"", pa.binary())).cast(pa.string())
+        blank = np.asarray(pc.equal(pc.binary_length(pc.utf8_trim_whitespace(strs)), 0)) & utf8 & ~too_long
+        parse = utf8 & ~too_long & ~blank
+        raw = pa.table({"line_no": line_no[parse], "line": strs.filter(pa.array(parse))})
+        # several record batches, so DuckDB scans the block on all its threads
+        raw = pa.Table.from_batches(raw.to_batches(max_chunksize=SCAN_BATCH_ROWS), raw.schema)
+        self.con.register("raw", raw)
+        try:
+            res = self.con.sql(self.sql, params={"now": self.now}).to_arrow_table()
+        finally:
+            self.con.unregister("raw")
+        reason = res.column("reason")
+        ok = pc.is_null(reason)
+        good = res.filter(ok)
+        bad = res.filter(pc.invert(ok)).select(["line_no", "reason"])
+
+        # quarantine: pre-parse reasons, then the rule the line broke; raw bytes without the line end
+        pre_idx = np.flatnonzero(too_long | ~utf8)
+        pre_reason = np.where(too_long[pre_idx], "line_too_long", "invalid_utf8")
+        bad_idx = bad.column("line_no").to_numpy() - block.line0 - 1
+        q_idx = np.concatenate([pre_idx, bad_idx]).astype(np.int64)
+        q_reason = np.concatenate([pre_reason, bad.column("reason").to_numpy(zero_copy_only=False)])
+        raws = [block.data[offs[i]: offs[i] + min(length[i], contract.MAX_LINE_BYTES)] for i in q_idx]
+        q = pa.table({
+            "line_no": pa.array(line_no[q_idx], pa.int64()),
+            "reason": pa.array(q_reason.astype(str) if len(q_reason) else [], pa.string()),
+            "raw_line": pa.array(raws, pa.binary()),
+            "src_offset": pa.array(block.offset + offs[q_idx], pa.int64()),
+        })
+
+        dropped = Counter(dict(_value_counts(pc.list_flatten(good.column("dropped")))))
+        counts = {
+            "lines": int(n),
+            "blank": int(blank.sum()),
+            "good": good.num_rows,
+            "by_reason": dict(Counter(q_reason.tolist())),
+            "dropped_fields": dict(dropped),
+        }
+        good = good.drop_columns(["reason", "dropped"])
+        good = good.append_column("actor_key", self._pseudonymize(good.column("actor_id")))
+        self.con.register("good", good)
+        try:
+            staged = self.con.sql(self.stage_sql).to_arrow_table()
+        finally:
+            self.con.unregister("good")
+        idx = staged.column("line_no").to_numpy() - block.line0 - 1
+        staged = staged.append_column("src_offset", pa.array(block.offset + offs[idx], pa.int64()))
+        staged = staged.append_column("src_length", pa.array(length[idx], pa.int64()))
+        return staged, q, counts
+
+
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _value_counts(arr: pa.Array) -> Iterable[tuple[str, int]]:
+    if len(arr) == 0:
+        return []
+    vc = pc.value_counts(arr)
+    return zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True)
+
+
+def _empty_good() -> pa.Table:
+    return pa.table({"line_no": pa.array([], pa.int64())})
+
+
+def stage_range(r: Range, staging: Path, validator: BlockValidator, block_bytes: int = BLOCK_BYTES) -> dict:
+    """Validate one range and write its blocks' outputs to `staging`; returns the range's counts."""
+    total: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    for b, block in enumerate(read_range(r, block_bytes)):
+        good, q, counts = validator.validate(block)
+        stem = f"f{r.file_idx:05d}-r{r.range_idx:05d}-b{b:06d}"
+        if good.num_rows:
+            good = good.append_column("file_idx", pa.array(np.full(good.num_rows, r.file_idx, np.int32)))
+            good = good.append_column("range_idx", pa.array(np.full(good.num_rows, r.range_idx, np.int32)))
+            _write(good, staging / "events" / f"{stem}.parquet")
+        if q.num_rows:
+            q = q.append_column("file_idx", pa.array(np.full(q.num_rows, r.file_idx, np.int32)))
+            q = q.append_column("range_idx", pa.array(np.full(q.num_rows, r.range_idx, np.int32)))
+            _write(q, staging / "quarantine" / f"{stem}.parquet", restricted=True)
+        total.update({k: counts[k] for k in ("lines", "blank", "good")})
+        reasons.update(counts["by_reason"])
+        dropped.update(counts["dropped_fields"])
+    summary = {**asdict(r), **dict(total), "by_reason": dict(reasons), "dropped_fields": dict(dropped)}
+    path = staging / "ranges" / f"f{r.file_idx:05d}-r{r.range_idx:05d}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(summary))
+    os.replace(tmp, path)
+    return summary
+
+
+def _write(table: pa.Table, path: Path, restricted: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if restricted:
+        os.chmod(path.parent, 0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="snappy")
+    if restricted:
+        os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------- Beam
+def _beam_stage(ranges: list[Range], staging: Path, key: bytes, now: dt.datetime, roster_path: str | None,
+                beam_args: Sequence[str]) -> None:
+    import apache_beam as beam
+    from apache_beam.metrics import Metrics
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    class ValidateRange(beam.DoFn):
+        """Reads one range in blocks, validates each block with Arrow and DuckDB, stages the results."""
+
+        def __init__(self) -> None:
+            self.lines = Metrics.counter("uptake", "lines")
+            self.quarantined = Metrics.counter("uptake", "quarantined")
+
+        def setup(self) -> None:
+            self.validator = BlockValidator(key, now, _roster_table(roster_path))
+
+        def process(self, element: dict):
+            summary = stage_range(Range(**element), staging, self.validator)
+            self.lines.inc(summary.get("lines", 0))
+            self.quarantined.inc(sum(summary["by_reason"].values()))
+            yield summary["file_idx"], summary.get("lines", 0)
+
+    options = PipelineOptions(list(beam_args))
+    with beam.Pipeline(options=options) as p:
+        _ = (
+            p
+            | "Ranges" >> beam.Create([asdict(r) for r in ranges])
+            | "Distribute" >> beam.Reshuffle()
+            | "ValidateAndStage" >> beam.ParDo(ValidateRange())
+        )
+
+
+# ------------------------------------------------------------------------------------------- stage 2
+def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started: str) -> dict:
+    """Decide duplicates, write the landed partitions, quarantine and index; commit atomically."""
+    con = _connect()
+    con.execute(f"set temp_directory = '{staging / 'tmp'}'")
+    con.execute("set memory_limit = '1GB'")
+    con.execute("set preserve_insertion_order = false")
+    summaries = [json.loads(p.read_text()) for p in sorted((staging / "ranges").glob("*.json"))]
+    # absolute line numbers: a range's lines come after all lines of the file's earlier ranges
+    offsets, running = [], Counter()
+    for s in sorted(summaries, key=lambda s: (s["file_idx"], s["range_idx"])):
+        offsets.append((s["file_idx"], s["range_idx"], running[s["file_idx"]]))
+        running[s["file_idx"]] += s.get("lines", 0)
+    con.register("range_offsets", pa.table({
+        "file_idx": pa.array([o[0] for o in offsets], pa.int32()),
+        "range_idx": pa.array([o[1] for o in offsets], pa.int32()),
+        "line_offset": pa.array([o[2] for o in offsets], pa.int64()),
+    }))
+    con.register("input_files", pa.table({
+        "file_idx": pa.array([f["file_idx"] for f in files], pa.int32()),
+        "source_file": pa.array([f["path"] for f in files], pa.string()),
+    }))
+    ev_glob = staging / "events" / "*.parquet"
+    q_glob = staging / "quarantine" / "*.parquet"
+    has_events = any((staging / "events").glob("*.parquet"))
+    has_q = any((staging / "quarantine").glob("*.parquet"))
+    index = lake.index_files()
+    cols = ", ".join(contract.content_columns() + ["event_date", "content_hash"])
+    if has_events:
+        con.execute(f"""
+            create view staged as
+            select s.*, s.line_no + o.line_offset as source_line
+            from read_parquet('{ev_glob}') s join range_offsets o using (file_idx, range_idx)""")
+    else:
+        con.execute(f"""create view staged as select null::int as file_idx, null::bigint as source_line,
+                        null::varchar as event_id, null::varchar as content_hash,
+                        null::bigint as src_offset, null::bigint as src_length where false""")
+    prior = (f"select event_id, content_hash from read_parquet({[str(p) for p in index]})" if index
+             else "select null::varchar as event_id, null::varchar as content_hash where false")
+    # the first copy of each event_id in this run, by (file in path order, line)
+    con.execute(f"""
+        create temp table not_landed as
+        with first as (
+          select event_id, min({{'f': file_idx, 'l': source_line}}) as pos,
+                 arg_min(content_hash, {{'f': file_idx, 'l': source_line}}) as first_hash
+          from staged group by event_id
+        )
+        select s.file_idx, s.source_line, s.src_offset, s.src_length,
+          case when coalesce(p.content_hash, f.first_hash) = s.content_hash then 'duplicate'
+               else 'conflicting_duplicate' end as fate
+        from staged s join first f using (event_id)
+        left join ({prior}) p using (event_id)
+        where p.event_id is not null or {{'f': s.file_idx, 'l': s.source_line}} <> f.pos""")
+    out = staging / "out"
+    (out / "events").mkdir(parents=True, exist_ok=True)
+    moves: list[tuple[str, str]] = []
+    rel = lambda p: str(Path(p).relative_to(lake.root))  # noqa: E731
+    if has_events:
+        con.execute(f"""
+            copy (
+              select {cols}, {int(run)}::bigint as ingest_run, i.source_file, s.source_line
+              from staged s join input_files i using (file_idx)
+              anti join not_landed n using (file_idx, source_line)
+              order by tool, event_date, occurred_at, event_id
+            ) to '{out / "events"}' (format parquet, partition_by (tool, event_date), compression zstd,
+                                   filename_pattern 'run-{run:06d}-{{i}}', overwrite_or_ignore)""")
+        con.execute(f"""
+            copy (select event_id, content_hash from staged anti join not_landed n using (file_idx, source_line))
+            to '{out / "index.parquet"}' (format parquet)""")
+        for p in sorted((out / "events").rglob("*.parquet")):
+            moves.append((rel(p), str(Path("events") / p.relative_to(out / "events"))))
+        moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
+
+    # quarantine: staged bad lines, plus conflicting duplicates read back from their source
+    conflicts = con.execute("""select file_idx, source_line, src_offset, src_length from not_landed
+                               where fate = 'conflicting_duplicate' order by file_idx, source_line""").fetchall()
+    paths = {f["file_idx"]: f["path"] for f in files}
+    conflict_rows = _read_back(conflicts, paths)
+    con.register("conflicts", conflict_rows)
+    parts = ["select file_idx, source_line, reason, raw_line from conflicts"]
+    if has_q:
+        parts.insert(0, f"""select q.file_idx, q.line_no + o.line_offset as source_line, q.reason, q.raw_line
+                            from read_parquet('{q_glob}') q join range_offsets o using (file_idx, range_idx)""")
+    q_out = out / "quarantine.parquet"
+    con.execute(f"""
+        copy (select {int(run)}::bigint as ingest_run, i.source_file, source_line, reason, raw_line,
+                     '{started}'::timestamptz as ingested_at
+              from ({' union all '.join(parts)}) join input_files i using (file_idx)
+              order by i.source_file, source_line)
+        to '{q_out}' (format parquet)""")
+    os.chmod(q_out, 0o600)
+    moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))
+
+    fates = dict(((f, k), n) for f, k, n in con.execute(
+        "select file_idx, fate, count(*) from not_landed group by all").fetchall())
+    con.close()
+    per_file = _file_counts(files, summaries, fates)
+    finished = dt.datetime.now(dt.UTC).isoformat()
+    ledger = {
+        "run": run,
+        "started_at": started,
+        "finished_at": finished,
+        "files": per_file,
+        "total": _total(per_file),
+        "outputs": {
+            "events": [m[1] for m in moves if m[1].startswith("events/")],
+            "index": f"ledger/index/run-{run:06d}.parquet" if has_events else None,
+            "quarantine": f"quarantine/run-{run:06d}.parquet",
+        },
+    }
+    lake.commit(run, {"run": run, "moves": moves, "restricted": [f"quarantine/run-{run:06d}.parquet"],
+                      "ledger": ledger})
+    return ledger
+
+
+def _read_back(rows: list[tuple[int, int, int, int]], paths: dict[int, str]) -> pa.Table:
+    """Raw bytes of a few lines, by byte offset, from their source files (streamed for gzip)."""
+    out_f, out_l, out_raw = [], [], []
+    by_file: dict[int, list[tuple[int, int, int]]] = {}
+    for f, line, off, length in rows:
+        by_file.setdefault(f, []).append((off, length, line))
+    for f, items in by_file.items():
+        items.sort()
+        path = paths[f]
+        opener = __import__("gzip").open if is_gzip(path) else open
+        with opener(path, "rb") as fh:
+            for off, length, line in items:
+                fh.seek(off)  # forward only; gzip seeks by decompressing
+                out_f.append(f)
+                out_l.append(line)
+                out_raw.append(fh.read(length))
+    return pa.table({
+        "file_idx": pa.array(out_f, pa.int32()),
+        "source_line": pa.array(out_l, pa.int64()),
+        "reason": pa.array(["conflicting_duplicate"] * len(out_f), pa.string()),
+        "raw_line": pa.array(out_raw, pa.binary()),
+    })
+
+
+def _file_counts(files: list[dict], summaries: list[dict], fates: dict[tuple[int, str], int]) -> list[dict]:
+    out = []
+    for f in files:
+        rec: dict[str, Any] = {"path": f["path"], "sha256": f["sha256"], "bytes": f["bytes"],
+                               "already_ingested": f["already_ingested"]}
+        c: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        dropped: Counter[str] = Counter()
+        for s in summaries:
+            if s["file_idx"] == f["file_idx"]:
+                c.update({k: s.get(k, 0) for k in ("lines", "blank", "good")})
+                reasons.update(s["by_reason"])
+                dropped.update(s["dropped_fields"])
+        dup = fates.get((f["file_idx"], "duplicate"), 0)
+        conflict = fates.get((f["file_idx"], "conflicting_duplicate"), 0)
+        if conflict:
+            reasons["conflicting_duplicate"] += conflict
+        rec.update(lines=c["lines"], landed=c["good"] - dup - conflict, duplicates=dup,
+                   quarantined=sum(reasons.values()), blank=c["blank"],
+                   by_reason=dict(sorted(reasons.items())), dropped_fields=dict(sorted(dropped.items())))
+        out.append(rec)
+    return out
+
+
+def _total(per_file: list[dict]) -> dict:
+    t: dict[str, Any] = {k: sum(f[k] for f in per_file) for k in COUNT_KEYS}
+    t["already_ingested"] = sum(1 for f in per_file if f["already_ingested"])
+    reasons: Counter[str] = Counter()
+    dropped: Counter[str] = Counter()
+    for f in per_file:
+        reasons.update(f["by_reason"])
+        dropped.update(f["dropped_fields"])
+    t["by_reason"] = dict(sorted(reasons.items()))
+    t["dropped_fields"] = dict(sorted(dropped.items()))
+    return t
+
+
+# ---------------------------------------------------------------------------------------- the command
+def list_inputs(paths: Sequence[str | Path]) -> list[Path]:
+    """Files named, and the `*.jsonl` / `*.jsonl.gz` of folders named, in path order."""
+    out: set[Path] = set()
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.update(x for x in p.iterdir() if x.is_file() and (x.name.endswith(".jsonl")
+                                                                   or x.name.endswith(".jsonl.gz")))
+        elif p.is_file():
+            out.add(p)
+        else:
+            raise IngestError(f"{p}: no such file or folder")
+    return sorted(out, key=str)
+
+
+def _watch(staging: Path, bar: Progress, stop: threading.Event) -> None:
+    seen = 0
+    while not stop.wait(0.5):
+        lines = 0
+        for p in (staging / "ranges").glob("*.json"):
+            try:
+                lines += json.loads(p.read_text()).get("lines", 0)
+            except (OSError, ValueError):
+                pass
+        if lines > seen:
+            bar.advance(lines - seen)
+            seen = lines
+
+
+def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path | None = None,
+           beam_args: Sequence[str] = (), progress: bool | None = None, now: dt.datetime | None = None,
+           wait: bool = False) -> dict[str, Any]:
+    """Ingest files into the lake; returns the SPEC §5 summary. Raises IngestError on operational failure."""
+    inputs = list_inputs(paths)
+    lk = Lake(lake)
+    roster = None
+    if reference:
+        roster = str(Path(reference) / "roster.csv")
+        if not Path(roster).exists():
+            raise IngestError(f"{roster}: no roster in the reference folder")
+    try:
+        with lk.locked(wait=wait):
+            lk.ensure()
+            lk.recover()
+            key = lk.pseudonym_key()
+            known = lk.ingested_hashes()
+            files, seen = [], set()
+            for i, p in enumerate(inputs):
+                digest = file_sha256(p)
+                files.append({"file_idx": i, "path": str(p), "sha256": digest, "bytes": p.stat().st_size,
+                              "already_ingested": digest in known or digest in seen})
+                seen.add(digest)
+            todo = [f for f in files if not f["already_ingested"]]
+            if not todo:
+                per_file = _file_counts(files, [], {})
+                return {"run": None, "files": _public(per_file), "total": _total(per_file)}
+            run = lk.next_run()
+            staging = lk.staging_dir(run)
+            staging.mkdir(parents=True, exist_ok=True)
+            os.chmod(staging, 0o700)
+            started = dt.datetime.now(dt.UTC)
+            ranges = [r for f in todo for r in plan_ranges(f["file_idx"], f["path"], RANGE_BYTES)]
+            bar = Progress("ingest", enabled=progress, unit="lines")
+            stop = threading.Event()
+            watcher = threading.Thread(target=_watch, args=(staging, bar, stop), daemon=True)
+            watcher.start()
+            try:
+                _beam_stage(ranges, staging, key, now or started, roster, beam_args)
+            except Exception as exc:  # a worker's error surfaces here, wrapped by the runner
+                raise IngestError(f"pipeline failed: {_root_cause(exc)}") from exc
+            finally:
+                stop.set()
+                watcher.join()
+            ledger = _commit_run(lk, run, staging, files, started.isoformat())
+            bar.close()
+            return {"run": run, "files": _public(ledger["files"]), "total": ledger["total"]}
+    except LakeError as exc:
+        raise IngestError(str(exc)) from exc
+
+
+def _public(per_file: list[dict]) -> list[dict]:
+    keys = ("path", "already_ingested", *COUNT_KEYS, "by_reason", "dropped_fields")
+    return [{k: f[k] for k in keys} for f in per_file]
+
+
+def _root_cause(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()
+    return msg[-1] if msg else type(exc).__name__
