@@ -49,9 +49,15 @@ from schemas import events as contract
 from uptake.progress import Progress
 
 RANGE_BYTES = 64 << 20
+# Beam resolves only its built-in runners by short name.
+RUNNER_ALIASES = {"--runner=DaskRunner": "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"}
 BLOCK_BYTES = 16 << 20
 SCAN_BATCH_ROWS = 8192
 COUNT_KEYS = ("lines", "landed", "duplicates", "quarantined", "blank")
+# Content hash of a landed row (pseudonymized, normalized, org unit as sent): what a re-send must repeat.
+# DuckDB's hash() is fast but may change between DuckDB versions: the ledger records the version, and
+# the index is rebuilt from the landed events when it changes (Lake.index_files).
+CONTENT_HASH = "hash"
 
 
 class IngestError(RuntimeError):
@@ -82,56 +88,24 @@ def _roster_table(path: str | None) -> pa.Table:
     return table.select(cols)
 
 
-_STAGE_SQL = """
-select {content},
-  md5(concat_ws(chr(31), {hashed})) as content_hash,
-  line_no
-from good g
-asof left join roster r on g.actor_id = r.actor_id and g.occurred_at >= r.valid_from::timestamptz
-"""
-
-
-def _stage_sql() -> str:
-    content = []
-    hashed = []
-    for name in contract.content_columns() + ["event_date"]:
-        if name == "org_unit":  # given, else the roster's unit at occurred_at
-            content.append("coalesce(g.org_unit, case when r.valid_to is null "
-                           "or g.occurred_at < r.valid_to::timestamptz then r.org_unit end) as org_unit")
-        else:
-            content.append(f"g.{name}")
-        if name in contract.content_columns():
-            # content as sent (org unit not filled), actor pseudonymized: what a re-send must repeat
-            hashed.append(f"coalesce(g.{name}::varchar, chr(0))")
-    return _STAGE_SQL.format(content=", ".join(content), hashed=", ".join(hashed))
-
-
 class BlockValidator:
-    """Validates blocks of lines; holds one DuckDB connection and the pseudonym cache of a worker."""
+    """Validates blocks of lines on one DuckDB connection (one per worker)."""
 
-    def __init__(self, key: bytes, now: dt.datetime, roster: pa.Table, threads: int | None = None):
-        self.key, self.now = key, now
+    def __init__(self, now: dt.datetime, threads: int | None = None):
+        self.params = {"now": now}
         self.con = _connect(threads)
-        self.con.register("roster", roster)
         self.sql = validation_sql()
-        self.stage_sql = _stage_sql()
-        self.pseudonyms: dict[str, str] = {}
-
-    def _pseudonymize(self, ids: pa.Array) -> pa.Array:
-        uniq = pc.unique(ids)
-        values = uniq.to_pylist()
-        new = [v for v in values if v not in self.pseudonyms]
-        self.pseudonyms.update(zip(new, pseudonymize(self.key, new), strict=True))
-        return pa.array([self.pseudonyms[v] for v in values], pa.string()).take(pc.index_in(ids, value_set=uniq))
 
     def validate(self, block: Block) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
-        """(good rows, quarantined lines, counts) of one block. Line numbers are local to the range."""
+        """(good rows, quarantined lines, counts) of one block. Line numbers are local to the range.
+
+        Good rows still carry the raw actor id: they stay in the restricted staging folder, and the
+        commit replaces the id by its pseudonym before anything lands."""
         if block.long_line:
             q = pa.table({
                 "line_no": pa.array([block.line0 + 1], pa.int64()),
                 "reason": pa.array(["line_too_long"]),
                 "raw_line": pa.array([block.data], pa.binary()),
-                "src_offset": pa.array([block.offset], pa.int64()),
             })
             return _empty_good(), q, {"lines": 1, "blank": 0, "good": 0,
                                       "by_reason": {"line_too_long": 1}, "dropped_fields": {}}
@@ -139,24 +113,18 @@ class BlockValidator:
         n = len(lines)
         line_no = np.arange(block.line0 + 1, block.line0 + 1 + n, dtype=np.int64)
         too_long = length > contract.MAX_LINE_BYTES
-        try:
-            strs = lines.cast(pa.string())
-            utf8 = np.ones(n, bool)
-        except pa.ArrowInvalid:  # rare: find the bad lines one by one, in this block only
-            utf8 = np.array([_is_utf8(b) for b in lines.to_pylist()], bool)
-            strs = pc.if_else(pa.array(utf8), lines, pa.scalar(b"", pa.binary())).cast(pa.string())
-        blank = np.asarray(pc.equal(pc.binary_length(pc.utf8_trim_whitespace(strs)), 0)) & utf8 & ~too_long
+        utf8 = _utf8_mask(lines)
+        blank = _blank_mask(block.data, offs, length) & utf8 & ~too_long
         parse = utf8 & ~too_long & ~blank
-        raw = pa.table({"line_no": line_no[parse], "line": strs.filter(pa.array(parse))})
+        raw = pa.table({"line_no": line_no[parse], "line": lines.filter(pa.array(parse)).cast(pa.string())})
         # several record batches, so DuckDB scans the block on all its threads
         raw = pa.Table.from_batches(raw.to_batches(max_chunksize=SCAN_BATCH_ROWS), raw.schema)
         self.con.register("raw", raw)
         try:
-            res = self.con.sql(self.sql, params={"now": self.now}).to_arrow_table()
+            res = self.con.sql(self.sql, params=self.params).to_arrow_table()
         finally:
             self.con.unregister("raw")
-        reason = res.column("reason")
-        ok = pc.is_null(reason)
+        ok = pc.is_null(res.column("reason"))
         good = res.filter(ok)
         bad = res.filter(pc.invert(ok)).select(["line_no", "reason"])
 
@@ -171,28 +139,51 @@ class BlockValidator:
             "line_no": pa.array(line_no[q_idx], pa.int64()),
             "reason": pa.array(q_reason.astype(str) if len(q_reason) else [], pa.string()),
             "raw_line": pa.array(raws, pa.binary()),
-            "src_offset": pa.array(block.offset + offs[q_idx], pa.int64()),
         })
-
-        dropped = Counter(dict(_value_counts(pc.list_flatten(good.column("dropped")))))
         counts = {
             "lines": int(n),
             "blank": int(blank.sum()),
             "good": good.num_rows,
             "by_reason": dict(Counter(q_reason.tolist())),
-            "dropped_fields": dict(dropped),
+            "dropped_fields": dict(_value_counts(pc.list_flatten(good.column("dropped")))),
         }
+        idx = good.column("line_no").to_numpy() - block.line0 - 1
         good = good.drop_columns(["reason", "dropped"])
-        good = good.append_column("actor_key", self._pseudonymize(good.column("actor_id")))
-        self.con.register("good", good)
+        good = good.append_column("src_offset", pa.array(block.offset + offs[idx], pa.int64()))
+        good = good.append_column("src_length", pa.array(length[idx], pa.int64()))
+        return good, q, counts
+
+
+def _utf8_mask(lines: pa.BinaryArray) -> np.ndarray:
+    """Which lines are valid UTF-8: one vectorized check, halving only around the bad lines."""
+    n = len(lines)
+    ok = np.ones(n, bool)
+    todo = [(0, n)]
+    while todo:
+        lo, hi = todo.pop()
         try:
-            staged = self.con.sql(self.stage_sql).to_arrow_table()
-        finally:
-            self.con.unregister("good")
-        idx = staged.column("line_no").to_numpy() - block.line0 - 1
-        staged = staged.append_column("src_offset", pa.array(block.offset + offs[idx], pa.int64()))
-        staged = staged.append_column("src_length", pa.array(length[idx], pa.int64()))
-        return staged, q, counts
+            lines.slice(lo, hi - lo).cast(pa.string())
+        except pa.ArrowInvalid:
+            if hi - lo <= 64:
+                ok[lo:hi] = [_is_utf8(b) for b in lines.slice(lo, hi - lo).to_pylist()]
+            else:
+                mid = (lo + hi) // 2
+                todo += [(lo, mid), (mid, hi)]
+    return ok
+
+
+_WHITESPACE = np.zeros(256, bool)
+_WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
+
+
+def _blank_mask(data: bytes, offs: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Empty or whitespace-only lines. Only lines whose first byte is whitespace are looked at closely."""
+    buf = np.frombuffer(data, np.uint8)
+    blank = length == 0
+    maybe = np.flatnonzero(~blank & _WHITESPACE[buf[np.minimum(offs, len(buf) - 1)]]) if len(buf) else []
+    for i in maybe:
+        blank[i] = not data[offs[i]: offs[i] + length[i]].strip()
+    return blank
 
 
 def _is_utf8(b: bytes) -> bool:
@@ -254,8 +245,7 @@ def _write(table: pa.Table, path: Path, restricted: bool = False) -> None:
 
 
 # --------------------------------------------------------------------------------------------- Beam
-def _beam_stage(ranges: list[Range], staging: Path, key: bytes, now: dt.datetime, roster_path: str | None,
-                beam_args: Sequence[str]) -> None:
+def _beam_stage(ranges: list[Range], staging: Path, now: dt.datetime, beam_args: Sequence[str]) -> None:
     import apache_beam as beam
     from apache_beam.metrics import Metrics
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -268,7 +258,7 @@ def _beam_stage(ranges: list[Range], staging: Path, key: bytes, now: dt.datetime
             self.quarantined = Metrics.counter("uptake", "quarantined")
 
         def setup(self) -> None:
-            self.validator = BlockValidator(key, now, _roster_table(roster_path))
+            self.validator = BlockValidator(now)
 
         def process(self, element: dict):
             summary = stage_range(Range(**element), staging, self.validator)
@@ -276,7 +266,7 @@ def _beam_stage(ranges: list[Range], staging: Path, key: bytes, now: dt.datetime
             self.quarantined.inc(sum(summary["by_reason"].values()))
             yield summary["file_idx"], summary.get("lines", 0)
 
-    options = PipelineOptions(list(beam_args))
+    options = PipelineOptions([RUNNER_ALIASES.get(a, a) for a in beam_args])
     with beam.Pipeline(options=options) as p:
         _ = (
             p
@@ -287,11 +277,21 @@ def _beam_stage(ranges: list[Range], staging: Path, key: bytes, now: dt.datetime
 
 
 # ------------------------------------------------------------------------------------------- stage 2
-def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started: str) -> dict:
-    """Decide duplicates, write the landed partitions, quarantine and index; commit atomically."""
+def _q(path: Path | str) -> str:
+    """A path as a SQL string literal (COPY targets and globs cannot be bound parameters)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _q_list(paths: Iterable[Path | str]) -> str:
+    return "[" + ", ".join(_q(p) for p in paths) + "]"
+
+
+def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started: dt.datetime,
+                key: bytes, roster: pa.Table) -> dict:
+    """Decide duplicates, pseudonymize, fill org units, write partitions, quarantine and index; commit."""
     con = _connect()
-    con.execute(f"set temp_directory = '{staging / 'tmp'}'")
-    con.execute("set memory_limit = '1GB'")
+    con.execute(f"set temp_directory = {_q(staging / 'tmp')}")
+    con.execute("set memory_limit = '2GB'")
     con.execute("set preserve_insertion_order = false")
     summaries = [json.loads(p.read_text()) for p in sorted((staging / "ranges").glob("*.json"))]
     # absolute line numbers: a range's lines come after all lines of the file's earlier ranges
@@ -308,53 +308,73 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
         "file_idx": pa.array([f["file_idx"] for f in files], pa.int32()),
         "source_file": pa.array([f["path"] for f in files], pa.string()),
     }))
-    ev_glob = staging / "events" / "*.parquet"
-    q_glob = staging / "quarantine" / "*.parquet"
+    con.register("roster", roster)
     has_events = any((staging / "events").glob("*.parquet"))
     has_q = any((staging / "quarantine").glob("*.parquet"))
-    index = lake.index_files()
-    cols = ", ".join(contract.content_columns() + ["event_date", "content_hash"])
     if has_events:
+        raw_glob = _q(staging / "events" / "*.parquet")
+        # Pseudonyms: the HMAC of each distinct actor id of the run, computed once per id.
+        ids = [r[0] for r in con.execute(f"select distinct actor_id from read_parquet({raw_glob})").fetchall()]
+        con.register("pseudonyms", pa.table({"actor_id": pa.array(ids, pa.string()),
+                                             "actor_key": pa.array(pseudonymize(key, ids), pa.string())}))
+        content = ", ".join("k.actor_key" if c == "actor_key" else f"s.{c}" for c in contract.content_columns())
         con.execute(f"""
             create view staged as
-            select s.*, s.line_no + o.line_offset as source_line
-            from read_parquet('{ev_glob}') s join range_offsets o using (file_idx, range_idx)""")
+            select s.* exclude (actor_id), k.actor_key, s.actor_id as raw_actor_id,
+                   s.line_no + o.line_offset as source_line,
+                   (s.file_idx::bigint << 40) + s.line_no + o.line_offset as pos,
+                   {CONTENT_HASH}({content}) as content_hash
+            from read_parquet({raw_glob}) s
+            join range_offsets o using (file_idx, range_idx)
+            join pseudonyms k using (actor_id)""")
     else:
-        con.execute(f"""create view staged as select null::int as file_idx, null::bigint as source_line,
-                        null::varchar as event_id, null::varchar as content_hash,
-                        null::bigint as src_offset, null::bigint as src_length where false""")
-    prior = (f"select event_id, content_hash from read_parquet({[str(p) for p in index]})" if index
-             else "select null::varchar as event_id, null::varchar as content_hash where false")
-    # the first copy of each event_id in this run, by (file in path order, line)
-    con.execute(f"""
+        con.execute("""create view staged as select null::int as file_idx, null::bigint as source_line,
+                       null::bigint as pos, null::varchar as event_id, null::ubigint as content_hash,
+                       null::bigint as src_offset, null::bigint as src_length where false""")
+    _prior_view(con, lake)
+    # Every copy that does not land: a repeat of an earlier run's event, or not the first copy in this
+    # run (files in path order, then lines). Same content as the first copy: duplicate; else conflict.
+    con.execute("""
         create temp table not_landed as
         with first as (
-          select event_id, min({{'f': file_idx, 'l': source_line}}) as pos,
-                 arg_min(content_hash, {{'f': file_idx, 'l': source_line}}) as first_hash
+          select event_id, min(pos) as pos, arg_min(content_hash, pos) as first_hash
           from staged group by event_id
         )
         select s.file_idx, s.source_line, s.src_offset, s.src_length,
           case when coalesce(p.content_hash, f.first_hash) = s.content_hash then 'duplicate'
                else 'conflicting_duplicate' end as fate
         from staged s join first f using (event_id)
-        left join ({prior}) p using (event_id)
-        where p.event_id is not null or {{'f': s.file_idx, 'l': s.source_line}} <> f.pos""")
+        left join prior p using (event_id)
+        where p.event_id is not null or s.pos <> f.pos""")
     out = staging / "out"
     (out / "events").mkdir(parents=True, exist_ok=True)
     moves: list[tuple[str, str]] = []
-    rel = lambda p: str(Path(p).relative_to(lake.root))  # noqa: E731
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(lake.root))
+
     if has_events:
+        select = []
+        for c in contract.content_columns() + ["event_date"]:
+            if c == "org_unit":  # as given, else the roster's unit at occurred_at
+                select.append("coalesce(s.org_unit, case when r.valid_to is null or s.occurred_at < "
+                              "r.valid_to::timestamptz then r.org_unit end) as org_unit")
+            else:
+                select.append(f"s.{c}")
         con.execute(f"""
             copy (
-              select {cols}, {int(run)}::bigint as ingest_run, i.source_file, s.source_line
-              from staged s join input_files i using (file_idx)
-              anti join not_landed n using (file_idx, source_line)
-              order by tool, event_date, occurred_at, event_id
-            ) to '{out / "events"}' (format parquet, partition_by (tool, event_date), compression zstd,
-                                   filename_pattern 'run-{run:06d}-{{i}}', overwrite_or_ignore)""")
+              select {", ".join(select)}, $run::bigint as ingest_run, i.source_file, s.source_line
+              from staged s
+              join input_files i using (file_idx)
+              asof left join roster r on s.raw_actor_id = r.actor_id and s.occurred_at >= r.valid_from::timestamptz
+              anti join not_landed n on n.file_idx = s.file_idx and n.source_line = s.source_line
+            ) to {_q(out / "events")} (format parquet, partition_by (tool, event_date), compression zstd,
+                                      filename_pattern 'run-{run:06d}-{{i}}', overwrite_or_ignore)""",
+                    {"run": run})
         con.execute(f"""
-            copy (select event_id, content_hash from staged anti join not_landed n using (file_idx, source_line))
-            to '{out / "index.parquet"}' (format parquet)""")
+            copy (select event_id, content_hash from staged s
+                  anti join not_landed n on n.file_idx = s.file_idx and n.source_line = s.source_line)
+            to {_q(out / "index.parquet")} (format parquet)""")
         for p in sorted((out / "events").rglob("*.parquet")):
             moves.append((rel(p), str(Path("events") / p.relative_to(out / "events"))))
         moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
@@ -362,32 +382,31 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
     # quarantine: staged bad lines, plus conflicting duplicates read back from their source
     conflicts = con.execute("""select file_idx, source_line, src_offset, src_length from not_landed
                                where fate = 'conflicting_duplicate' order by file_idx, source_line""").fetchall()
-    paths = {f["file_idx"]: f["path"] for f in files}
-    conflict_rows = _read_back(conflicts, paths)
-    con.register("conflicts", conflict_rows)
+    con.register("conflicts", _read_back(conflicts, {f["file_idx"]: f["path"] for f in files}))
     parts = ["select file_idx, source_line, reason, raw_line from conflicts"]
     if has_q:
         parts.insert(0, f"""select q.file_idx, q.line_no + o.line_offset as source_line, q.reason, q.raw_line
-                            from read_parquet('{q_glob}') q join range_offsets o using (file_idx, range_idx)""")
+                            from read_parquet({_q(staging / "quarantine" / "*.parquet")}) q
+                            join range_offsets o using (file_idx, range_idx)""")
     q_out = out / "quarantine.parquet"
     con.execute(f"""
-        copy (select {int(run)}::bigint as ingest_run, i.source_file, source_line, reason, raw_line,
-                     '{started}'::timestamptz as ingested_at
+        copy (select $run::bigint as ingest_run, i.source_file, source_line, reason, raw_line,
+                     $started::timestamptz as ingested_at
               from ({' union all '.join(parts)}) join input_files i using (file_idx)
               order by i.source_file, source_line)
-        to '{q_out}' (format parquet)""")
+        to {_q(q_out)} (format parquet)""", {"run": run, "started": started})
     os.chmod(q_out, 0o600)
     moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))
 
-    fates = dict(((f, k), n) for f, k, n in con.execute(
-        "select file_idx, fate, count(*) from not_landed group by all").fetchall())
+    fates = {(f, k): n for f, k, n in con.execute(
+        "select file_idx, fate, count(*) from not_landed group by all").fetchall()}
     con.close()
     per_file = _file_counts(files, summaries, fates)
-    finished = dt.datetime.now(dt.UTC).isoformat()
     ledger = {
         "run": run,
-        "started_at": started,
-        "finished_at": finished,
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+        "hash": _hash_version(),
         "files": per_file,
         "total": _total(per_file),
         "outputs": {
@@ -399,6 +418,28 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
     lake.commit(run, {"run": run, "moves": moves, "restricted": [f"quarantine/run-{run:06d}.parquet"],
                       "ledger": ledger})
     return ledger
+
+
+def _hash_version() -> str:
+    import duckdb
+
+    return f"duckdb {duckdb.__version__} {CONTENT_HASH}()"
+
+
+def _prior_view(con, lake: Lake) -> None:
+    """`prior(event_id, content_hash)`: every event landed by earlier runs. From the index, unless an
+    earlier run hashed with another DuckDB version: then rehashed from the landed events themselves."""
+    runs = lake.committed_runs()
+    index = [str(lake.root / r["outputs"]["index"]) for r in runs if r["outputs"].get("index")]
+    if not index:
+        con.execute("create view prior as select null::varchar as event_id, null::ubigint as content_hash "
+                    "where false")
+    elif all(r.get("hash") == _hash_version() for r in runs):
+        con.execute(f"create view prior as select event_id, content_hash from read_parquet({_q_list(index)})")
+    else:
+        cols = ", ".join(contract.content_columns())
+        con.execute(f"create view prior as select event_id, {CONTENT_HASH}({cols}) as content_hash "
+                    f"from read_parquet({_q_list(lake.event_files())}, hive_partitioning = true)")
 
 
 def _read_back(rows: list[tuple[int, int, int, int]], paths: dict[int, str]) -> pa.Table:
@@ -497,11 +538,15 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
     """Ingest files into the lake; returns the SPEC §5 summary. Raises IngestError on operational failure."""
     inputs = list_inputs(paths)
     lk = Lake(lake)
-    roster = None
+    roster_csv = None
     if reference:
-        roster = str(Path(reference) / "roster.csv")
-        if not Path(roster).exists():
-            raise IngestError(f"{roster}: no roster in the reference folder")
+        roster_csv = Path(reference) / "roster.csv"
+        if not roster_csv.exists():
+            raise IngestError(f"{roster_csv}: no roster in the reference folder")
+    try:
+        roster = _roster_table(str(roster_csv) if roster_csv else None)
+    except ValueError as exc:
+        raise IngestError(f"bad roster:\n{exc}") from exc
     try:
         with lk.locked(wait=wait):
             lk.ensure()
@@ -529,13 +574,13 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             watcher = threading.Thread(target=_watch, args=(staging, bar, stop), daemon=True)
             watcher.start()
             try:
-                _beam_stage(ranges, staging, key, now or started, roster, beam_args)
+                _beam_stage(ranges, staging, now or started, beam_args)
             except Exception as exc:  # a worker's error surfaces here, wrapped by the runner
                 raise IngestError(f"pipeline failed: {_root_cause(exc)}") from exc
             finally:
                 stop.set()
                 watcher.join()
-            ledger = _commit_run(lk, run, staging, files, started.isoformat())
+            ledger = _commit_run(lk, run, staging, files, started, key, roster)
             bar.close()
             return {"run": run, "files": _public(ledger["files"]), "total": ledger["total"]}
     except LakeError as exc:

@@ -71,10 +71,10 @@ def _field_rules(f: Field, guard: str, required: bool | None = None) -> list[tup
     if f.kind in ("integer", "number"):
         bad.append(f"{v} is null")  # out of range for the type
     if f.kind == "timestamp":
-        rules.append((f"{present} and not regexp_full_match(s_{n}, {_lit(contract.TIMESTAMP_RE[1:-1])})",
-                      f"invalid_value:{n}"))
-        rules.append((f"{present} and not regexp_full_match(s_{n}, {_lit(contract.TIMESTAMP_WITH_OFFSET_RE[1:-1])})",
-                      "timestamp_without_offset"))
+        # `ts_ok_<f>` (the with-offset pattern) is computed once; the second pattern runs only on failures
+        rules.append((f"{present} and not ts_ok_{n} and not regexp_full_match(s_{n}, "
+                      f"{_lit(contract.TIMESTAMP_RE[1:-1])})", f"invalid_value:{n}"))
+        rules.append((f"{present} and not ts_ok_{n}", "timestamp_without_offset"))
         bad.append(f"{v} is null")  # a well-formed string that is no instant, e.g. 2026-02-30
     if f.enum:
         bad.append(f"{v} not in ({', '.join(_lit(e) for e in f.enum)})")
@@ -114,10 +114,11 @@ def _rules() -> list[tuple[str, str]]:
     sv = contract.COMMON_FIELDS[0]
     assert sv.name == "schema_version"
     rules += _field_rules(sv, "")[:2]
-    rules.append(("not regexp_full_match(s_schema_version, " + _lit(contract.SCHEMA_VERSION_RE[1:-1]) + ")",
-                  "invalid_value:schema_version"))
-    rules.append((f"try_cast(split_part(s_schema_version, '.', 1) as bigint) is distinct from {contract.SCHEMA_MAJOR}",
-                  "unsupported_schema_version"))
+    # `sv_ok`: one of the common versions; the pattern and the major are checked only for the others
+    rules.append(("not sv_ok and not regexp_full_match(s_schema_version, "
+                  + _lit(contract.SCHEMA_VERSION_RE[1:-1]) + ")", "invalid_value:schema_version"))
+    rules.append((f"not sv_ok and try_cast(split_part(s_schema_version, '.', 1) as bigint) "
+                  f"is distinct from {contract.SCHEMA_MAJOR}", "unsupported_schema_version"))
     for f in contract.COMMON_FIELDS[1:]:
         rules += _field_rules(f, "")
         if f.name == "tool":
@@ -147,27 +148,30 @@ def _allowed_sql() -> str:
     return "case " + " ".join(whens) + " end"
 
 
-def _output_sql(f: Field) -> str:
-    """The landed value of a field: only when the event type allows it; defaults applied."""
-    pairs = contract.types_with_field(f.name)
+def _landed_value(f: Field) -> str:
+    """SQL for the landed value of a field: only when the event type allows it; defaults applied."""
     v = f"v_{f.name}"
     if f.default is not None:
         v = f"coalesce({v}, {f.default!r})"
     if f in contract.COMMON_FIELDS:
-        return f"{v} as {f.name}"
-    codes = ", ".join(str(_type_codes()[p]) for p in pairs)
-    return f"case when et in ({codes}) then {v} end as {f.name}"
+        return v
+    codes = ", ".join(str(_type_codes()[p]) for p in contract.types_with_field(f.name))
+    return f"case when et in ({codes}) then {v} end"
 
 
 @cache
 def validation_sql() -> str:
-    """The query: `raw(line_no, line)` → line_no, reason, dropped, and every landed field (raw actor_id)."""
+    """The query: `raw(line_no, line)` → line_no, reason, dropped, every landed field (raw actor_id),
+    and event_date. Parameter `$now`: the ingest time."""
     fields = _all_fields()
     paths = _list([f"$.{f.name}" for f in fields])
     unpack = ",\n    ".join(f"ty[{i}] as t_{f.name}, sv[{i}] as s_{f.name}" for i, f in enumerate(fields, start=1))
     typed = ",\n    ".join(f"{_typed(f)} as v_{f.name}" for f in fields)
+    ts_ok = ",\n    ".join(
+        f"regexp_full_match(s_{f.name}, {_lit(contract.TIMESTAMP_WITH_OFFSET_RE[1:-1])}) as ts_ok_{f.name}"
+        for f in fields if f.kind == "timestamp")
     reason = "\n      ".join(f"when {c} then {_lit(r)}" for c, r in _rules())
-    out = ",\n  ".join(_output_sql(f) for f in fields)
+    out = ",\n  ".join(f"{_landed_value(f)} as {f.name}" for f in fields)
     # keys present that the line's event type allows (json null counts: it is not dropped either)
     present = " + ".join(
         f"(t_{f.name} is not null)::int" if f in contract.COMMON_FIELDS else
@@ -192,6 +196,8 @@ with parsed as (
 ), typed as (
   select *,
     s_tool as tool_, {_et_sql()} as et,
+    s_schema_version in ({", ".join(_lit(f"{contract.SCHEMA_MAJOR}.{i}") for i in range(10))}) as sv_ok,
+    {ts_ok},
     {typed}
   from unpacked
 ), judged as (

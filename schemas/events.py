@@ -168,7 +168,6 @@ def types_with_field(name: str) -> list[tuple[str, str]]:
 # Columns of a landed event that are not fields of the contract: how it was landed.
 LINEAGE_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("event_date", pa.date32(), "UTC date of occurred_at (partition key)"),
-    ("content_hash", pa.string(), "hash of the normalized content; a re-send with the same hash is a duplicate"),
     ("ingest_run", pa.int64(), "sequence number of the ingest run that landed the event"),
     ("source_file", pa.string(), "input file the event came from"),
     ("source_line", pa.int64(), "1-based line number in that file"),

@@ -57,6 +57,12 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from flows.pipeline import demo
+
+    return demo(out=args.out, seed=args.seed, people=args.people, months=args.months)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uptake",
@@ -94,8 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_not_built("roi"))
 
     p = sub.add_parser("demo", help="generate → ingest → build → ROI table, through the Prefect flows")
-    p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
-    p.set_defaults(run=_not_built("demo"))
+    p.add_argument("--out", default="demo", help="folder for the generated organization and its lake (default demo)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--people", type=int, default=600)
+    p.add_argument("--months", type=int, default=6)
+    p.set_defaults(run=_demo)
 
     p = sub.add_parser("serve", help="serve the Prefect deployments: schedules and file-arrival triggers")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")

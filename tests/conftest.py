@@ -1,0 +1,34 @@
+"""Shared fixtures: one small generated organization per test session, ingested once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+SMALL = dict(seed=7, people=300, months=4, volume=0.4)
+
+
+@pytest.fixture(scope="session")
+def small_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from uptake.generate import generate
+
+    out = tmp_path_factory.mktemp("org")
+    generate(out, progress=False, **SMALL)
+    return out
+
+
+@pytest.fixture(scope="session")
+def truth(small_org: Path) -> dict:
+    return json.loads((small_org / "truth.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def ingested(small_org: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """(lake, summary) of one DirectRunner ingest of the small organization, with its roster."""
+    from pipelines.ingest import ingest
+
+    lake = tmp_path_factory.mktemp("lake")
+    summary = ingest([small_org / "landing"], lake=lake, reference=small_org / "reference", progress=False)
+    return lake, summary

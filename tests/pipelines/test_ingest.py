@@ -1,0 +1,232 @@
+"""Ingest end to end on a generated organization and on hostile inputs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.ingest import IngestError, ingest
+from pipelines.lake import Lake
+
+COUNTS = ("lines", "landed", "duplicates", "quarantined", "blank")
+
+
+def events(lake: Path) -> str:
+    """SQL table expression over the landed events of the lake's committed runs."""
+    files = [str(p) for p in Lake(lake).event_files()]
+    return f"read_parquet({files!r}, hive_partitioning = true)"
+
+
+def q(sql: str) -> list[tuple]:
+    return duckdb.connect().execute(sql).fetchall()
+
+
+def test_accounting_equals_truth_per_file_and_total(ingested, truth, small_org):
+    lake, summary = ingested
+    assert {k: summary["total"][k] for k in COUNTS} == {k: truth["totals"][k] for k in COUNTS}
+    assert summary["total"]["by_reason"] == truth["totals"]["by_reason"]
+    assert summary["total"]["dropped_fields"] == truth["totals"]["dropped_fields"]
+    assert summary["total"]["already_ingested"] == 0
+    for f in summary["files"]:
+        t = truth["files"][str(Path(f["path"]).relative_to(small_org))]
+        assert {k: f[k] for k in COUNTS} == {k: t[k] for k in COUNTS}, f["path"]
+        assert f["by_reason"] == t["by_reason"], f["path"]
+        assert f["lines"] == f["landed"] + f["duplicates"] + f["quarantined"] + f["blank"]
+        assert f["already_ingested"] is False
+    assert q(f"select count(*) from {events(lake)}") == [(truth["totals"]["landed"],)]
+
+
+def test_events_are_hive_partitioned_and_typed(ingested):
+    lake, _ = ingested
+    parts = {p.parent.parent.name for p in (lake / "events").rglob("*.parquet")}
+    assert parts == {"tool=copilot", "tool=call_summarization", "tool=lmn_drafting"}
+    assert all(p.parent.name.startswith("event_date=") for p in (lake / "events").rglob("*.parquet"))
+    # readable without the warehouse, by any Parquet reader
+    n = q(f"select count(*) from read_parquet('{lake}/events/**/*.parquet', hive_partitioning=true)")
+    assert n == q(f"select count(*) from {events(lake)}")
+    types = dict(q(f"select column_name, column_type from (describe select * from {events(lake)})"))
+    assert types["occurred_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["acw_seconds"] == "DOUBLE" and types["ai_summary_offered"] == "BOOLEAN"
+
+
+def test_no_raw_actor_id_or_free_text_lands(ingested, small_org):
+    lake, _ = ingested
+    raw_ids = {line.split(",")[0] for line in (small_org / "reference" / "roster.csv").read_text().splitlines()[1:]}
+    keys = {r[0] for r in q(f"select distinct actor_key from {events(lake)}")}
+    assert keys and not (keys & raw_ids)
+    assert all(len(k) == 32 for k in keys)
+    types = q(f"select column_name, column_type from (describe select * from {events(lake)})")
+    cols = [c for c, _ in types]
+    assert "actor_id" not in cols and not {"prompt_text", "summary_text", "letter_body"} & set(cols)
+    # no string value anywhere looks like the planted PHI or a raw employee id
+    concat = " || ' ' || ".join(f"coalesce({c}, '')" for c, t in types if t == "VARCHAR")
+    leaked = q(f"select count(*) from {events(lake)} where regexp_matches({concat}, 'MRN|DOB|\\bE0[0-9]{{6}}\\b')")
+    assert leaked == [(0,)]
+
+
+def test_org_unit_is_filled_from_the_roster(ingested):
+    lake, _ = ingested
+    assert q(f"select count(*) from {events(lake)} where org_unit is null") == [(0,)]
+
+
+def test_quarantine_is_restricted_and_replayable(ingested, small_org, truth):
+    lake, _ = ingested
+    zone = lake / "quarantine"
+    assert stat.S_IMODE(zone.stat().st_mode) == 0o700
+    files = list(zone.glob("*.parquet"))
+    assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    table = f"read_parquet({[str(f) for f in files]!r})"
+    assert q(f"select count(*) from {table}") == [(truth["totals"]["quarantined"],)]
+    # the raw line is the file's line, byte for byte (line ends removed)
+    sample = q(f"select source_file, source_line, reason, raw_line from {table} "
+               "where reason <> 'line_too_long' order by source_file, source_line limit 60")
+    assert {r[2] for r in sample} > {"conflicting_duplicate"} or len(sample) == 60
+    for source_file, line_no, reason, raw in sample:
+        data = Path(source_file).read_bytes()
+        if source_file.endswith(".gz"):
+            data = gzip.decompress(data)
+        assert data.split(b"\n")[line_no - 1].rstrip(b"\r") == raw, (source_file, line_no, reason)
+    conflicts = q(f"select source_file, source_line, raw_line from {table} where reason = 'conflicting_duplicate'")
+    assert len(conflicts) == truth["totals"]["by_reason"]["conflicting_duplicate"]
+    for source_file, line_no, raw in conflicts[:10]:
+        data = Path(source_file).read_bytes()
+        if source_file.endswith(".gz"):
+            data = gzip.decompress(data)
+        assert data.split(b"\n")[line_no - 1].rstrip(b"\r") == raw
+
+
+def test_rerun_is_a_no_op(ingested, small_org):
+    lake, first = ingested
+    before = sorted(str(p) for p in lake.rglob("*") if p.is_file() and p.name != ".lock")
+    again = ingest([small_org / "landing"], lake=lake, progress=False)
+    assert again["run"] is None
+    assert again["total"]["already_ingested"] == len(first["files"])
+    assert all(f["already_ingested"] and f["lines"] == 0 for f in again["files"])
+    assert sorted(str(p) for p in lake.rglob("*") if p.is_file() and p.name != ".lock") == before
+
+
+def _event(i: int, **kw) -> dict:
+    e = {"schema_version": "1.0", "event_id": f"x-{i}", "occurred_at": "2026-10-01T10:00:00Z",
+         "source": "s", "tool": "copilot", "event_type": "assist", "actor_id": "A1", "capability": "c",
+         "app": "word", "action": "draft", "org_unit": "OU"}
+    e.update(kw)
+    return e
+
+
+def _write(path: Path, events: list) -> Path:
+    path.write_text("".join((json.dumps(e) if not isinstance(e, str) else e) + "\n" for e in events))
+    return path
+
+
+def test_duplicates_across_files_and_runs_first_copy_wins(tmp_path: Path):
+    lake = tmp_path / "lake"
+    a = _write(tmp_path / "a.jsonl", [_event(1), _event(2)])
+    # b sorts after a: its copy of x-1 is a duplicate (same content, other offset), x-2 conflicts
+    b = _write(tmp_path / "b.jsonl", [_event(1, occurred_at="2026-10-01T05:00:00-05:00"),
+                                     _event(2, app="excel"), _event(3)])
+    s1 = ingest([b, a], lake=lake, progress=False)  # given out of order: path order decides
+    by = {Path(f["path"]).name: f for f in s1["files"]}
+    assert (by["a.jsonl"]["landed"], by["b.jsonl"]["landed"]) == (2, 1)
+    assert by["b.jsonl"]["duplicates"] == 1
+    assert by["b.jsonl"]["by_reason"] == {"conflicting_duplicate": 1}
+    # a later run: what landed earlier wins
+    c = _write(tmp_path / "c.jsonl", [_event(2), _event(3, action="rewrite"), _event(4), "", "  "])
+    s2 = ingest([c], lake=lake, progress=False)
+    f = s2["files"][0]
+    assert (f["landed"], f["duplicates"], f["quarantined"], f["blank"]) == (1, 1, 1, 2)
+    assert q(f"select event_id from {events(lake)} order by 1") == [("x-1",), ("x-2",), ("x-3",), ("x-4",)]
+    assert q(f"select app from {events(lake)} where event_id = 'x-2'") == [("word",)]
+
+
+def test_hostile_files(tmp_path: Path):
+    lake = tmp_path / "lake"
+    empty = tmp_path / "0-empty.jsonl"
+    empty.write_bytes(b"")
+    no_nl = tmp_path / "1-no-newline.jsonl"
+    no_nl.write_bytes(json.dumps(_event(1)).encode())
+    crlf = tmp_path / "2-crlf.jsonl"
+    crlf.write_bytes(b"\r\n".join(json.dumps(_event(i)).encode() for i in (2, 3)) + b"\r\n\r\n")
+    nul = tmp_path / "3-binary.jsonl"
+    nul.write_bytes(b"\x00\x01\x02\n\xff\n{}\n")
+    s = ingest([tmp_path], lake=lake, progress=False)
+    by = {Path(f["path"]).name: f for f in s["files"]}
+    assert by["0-empty.jsonl"]["lines"] == 0
+    assert by["1-no-newline.jsonl"]["landed"] == 1
+    assert (by["2-crlf.jsonl"]["landed"], by["2-crlf.jsonl"]["blank"]) == (2, 1)
+    assert by["3-binary.jsonl"]["by_reason"] == {"invalid_utf8": 1, "malformed_json": 1,
+                                                 "missing_field:schema_version": 1}
+    assert s["total"]["lines"] == sum(s["total"][k] for k in COUNTS[1:])
+
+
+def test_operational_errors_are_clear(tmp_path: Path):
+    with pytest.raises(IngestError, match="no such file or folder"):
+        ingest([tmp_path / "nope.jsonl"], lake=tmp_path / "lake")
+    bad_gz = tmp_path / "broken.jsonl.gz"
+    bad_gz.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(IngestError, match="pipeline failed"):
+        ingest([bad_gz], lake=tmp_path / "lake", progress=False)
+    # nothing half-written: the failed run left no events and no ledger entry
+    assert not list((tmp_path / "lake" / "events").rglob("*.parquet"))
+    assert Lake(tmp_path / "lake").committed_runs() == []
+
+
+def test_a_second_ingest_on_the_same_lake_refuses(tmp_path: Path):
+    lake = Lake(tmp_path / "lake")
+    f = _write(tmp_path / "a.jsonl", [_event(1)])
+    with lake.locked(), pytest.raises(IngestError, match=r"another ingest \(pid \d+\) is running"):
+        ingest([f], lake=lake.root, progress=False)
+    assert ingest([f], lake=lake.root, progress=False)["total"]["landed"] == 1  # free again
+
+
+def _landed_set(lake: Path) -> set[tuple]:
+    cols = "event_id, occurred_at, tool, event_type, capability, org_unit, source_file, source_line"
+    return set(q(f"select {cols} from {events(lake)}"))
+
+
+def _ledger_totals(lake: Path) -> dict:
+    runs = Lake(lake).committed_runs()
+    return {k: sum(r["total"][k] for r in runs) for k in COUNTS}
+
+
+@pytest.mark.slow
+def test_killed_runs_then_rerun_end_as_one_clean_run(ingested, small_org, truth, tmp_path: Path):
+    clean_lake, _ = ingested
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "uptake.cli", "ingest", str(small_org / "landing"), "--reference",
+           str(small_org / "reference"), "--lake"]
+    for delay in (1.0, 3.0, 5.0, 7.0, 9.0):  # kill at different points: staging, commit, after
+        lake = tmp_path / f"lake-{delay}"
+        proc = subprocess.Popen([*cmd, str(lake)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        done = subprocess.run([*cmd, str(lake)], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert _ledger_totals(lake) == {k: truth["totals"][k] for k in COUNTS}, delay
+        assert _landed_set(lake) == _landed_set(clean_lake), delay
+        assert not list((lake / ".staging").iterdir())
+        shutil.rmtree(lake)
+
+
+@pytest.mark.slow
+def test_dask_runner_equals_direct_runner(ingested, small_org, tmp_path: Path):
+    from distributed import LocalCluster
+
+    clean_lake, direct = ingested
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = ingest([small_org / "landing"], lake=tmp_path / "lake", reference=small_org / "reference",
+                      progress=False, beam_args=["--runner=DaskRunner",
+                                                 f"--dask_client_address={cluster.scheduler_address}"])
+    assert dask["total"] == direct["total"]
+    assert [{k: v for k, v in f.items()} for f in dask["files"]] == direct["files"]
+    assert _landed_set(tmp_path / "lake") == _landed_set(clean_lake)

@@ -1,0 +1,119 @@
+"""The generator: deterministic, and its truth.json agrees with the files counted independently."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from uptake.generate import GenerateError, generate
+
+
+def _read(path: Path) -> bytes:
+    return gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
+
+
+def _lines(data: bytes) -> list[bytes]:
+    out = data.split(b"\n")
+    return out[:-1] if data.endswith(b"\n") else out
+
+
+def test_same_seed_same_bytes(tmp_path: Path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate(a, seed=3, people=300, months=2, volume=0.2, progress=False)
+    generate(b, seed=3, people=300, months=2, volume=0.2, progress=False)
+    files = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for rel in files:
+        assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    generate(tmp_path / "c", seed=4, people=300, months=2, volume=0.2, progress=False)
+    assert (tmp_path / "c" / "truth.json").read_bytes() != (a / "truth.json").read_bytes()
+
+
+def test_layout(small_org: Path, truth: dict):
+    ref = {p.name for p in (small_org / "reference").iterdir()}
+    assert ref == {"org_units.csv", "roster.csv", "workflows.csv", "go_live.csv", "governance.csv",
+                   "licenses.csv", "minutes_per_action.csv", "targets.csv"}
+    landing = sorted(p.name for p in (small_org / "landing").iterdir())
+    assert any(n.endswith(".jsonl.gz") for n in landing) and any(n.endswith(".jsonl") for n in landing)
+    assert truth["effects"]["call_summary"]["saving_per_item"] > 0
+    assert truth["effects"]["lmn_letters"]["saving_per_item"] > 0
+
+
+def test_truth_counts_match_the_files(small_org: Path, truth: dict):
+    """Count lines, blanks and the reasons a parser can tell on its own, without the pipeline's code."""
+    totals: Counter[str] = Counter()
+    offsets = 0
+    crlf = 0
+    for p in sorted((small_org / "landing").iterdir()):
+        data = _read(p)
+        t = truth["files"][f"landing/{p.name}"]
+        lines = _lines(data)
+        assert len(lines) == t["lines"], p.name
+        blank = sum(1 for ln in lines if not ln.strip())
+        assert blank == t["blank"], p.name
+        crlf += data.count(b"\r\n")
+        for ln in lines:
+            if not ln.strip():
+                continue
+            if len(ln.rstrip(b"\r")) > (1 << 20):
+                totals["line_too_long"] += 1
+                continue
+            try:
+                text = ln.decode("utf-8")
+            except UnicodeDecodeError:
+                totals["invalid_utf8"] += 1
+                continue
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                totals["malformed_json"] += 1
+                continue
+            if not isinstance(obj, dict):
+                totals["not_an_object"] += 1
+                continue
+            if obj.get("tool") not in ("copilot", "call_summarization", "lmn_drafting") and "tool" in obj \
+                    and isinstance(obj["tool"], str):
+                totals["unknown_tool"] += 1
+            if obj.get("schema_version", "").startswith("2.") if isinstance(obj.get("schema_version"), str) else False:
+                totals["unsupported"] += 1
+            if isinstance(obj.get("occurred_at"), str) and obj["occurred_at"].startswith("2099"):
+                totals["future"] += 1
+            off = obj.get("occurred_at")
+            if isinstance(off, str) and len(off) > 19 and off[-6] in "+-" and not off.endswith("+00:00"):
+                offsets += 1
+    by_reason = truth["totals"]["by_reason"]
+    for reason in ("line_too_long", "invalid_utf8", "malformed_json", "not_an_object", "unknown_tool"):
+        assert totals[reason] == by_reason.get(reason, 0), reason
+    assert totals["unsupported"] == by_reason.get("unsupported_schema_version", 0)
+    assert totals["future"] == by_reason.get("occurred_in_future", 0)
+    assert offsets > 0 and crlf > 0  # non-UTC offsets and a CRLF file are planted
+    t = truth["totals"]
+    assert t["lines"] == t["landed"] + t["duplicates"] + t["quarantined"] + t["blank"]
+    assert t["quarantined"] == sum(by_reason.values())
+    assert t["duplicates"] > 0 and by_reason.get("conflicting_duplicate", 0) > 0
+    assert set(t["dropped_fields"]) >= {"prompt_text", "summary_text", "letter_body"}
+
+
+def test_small_cell_team_and_organization_shape(small_org: Path):
+    from schemas.reference import load_reference
+
+    ref = load_reference(small_org / "reference")
+    roster = ref["roster"].to_pylist()
+    heads = Counter(r["org_unit"] for r in roster if r["valid_to"] is None)
+    small = [u for u, n in heads.items() if n < 11 and u.count("-") == 2]
+    assert small == ["CS-TEC-S"]  # exactly one team below the small-cell threshold
+    moved = Counter(r["actor_id"] for r in roster)
+    assert any(n == 2 for n in moved.values())  # someone changed org unit mid-window
+    statuses = {g["status"] for g in ref["governance"].to_pylist()}
+    assert statuses == {"cleared", "pilot", "restricted", "retired"}
+
+
+def test_refuses_what_it_cannot_make(tmp_path: Path):
+    with pytest.raises(GenerateError, match="at least 300"):
+        generate(tmp_path, people=50)
+    with pytest.raises(GenerateError, match="has not ended"):
+        generate(tmp_path, end_month="2999-01")
