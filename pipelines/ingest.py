@@ -49,6 +49,7 @@ from schemas import events as contract
 from uptake.progress import Progress
 
 RANGE_BYTES = 64 << 20
+COMMIT_MEMORY = "1GB"
 # Beam resolves only its built-in runners by short name.
 RUNNER_ALIASES = {"--runner=DaskRunner": "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"}
 BLOCK_BYTES = 16 << 20
@@ -287,11 +288,12 @@ def _q_list(paths: Iterable[Path | str]) -> str:
 
 
 def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started: dt.datetime,
-                key: bytes, roster: pa.Table) -> dict:
+                key: bytes, roster: pa.Table, phases: dict[str, float]) -> dict:
     """Decide duplicates, pseudonymize, fill org units, write partitions, quarantine and index; commit."""
+    commit_clock = time.perf_counter()
     con = _connect()
     con.execute(f"set temp_directory = {_q(staging / 'tmp')}")
-    con.execute("set memory_limit = '2GB'")
+    con.execute(f"set memory_limit = '{COMMIT_MEMORY}'")  # beyond it DuckDB spills to staging/tmp
     con.execute("set preserve_insertion_order = false")
     summaries = [json.loads(p.read_text()) for p in sorted((staging / "ranges").glob("*.json"))]
     # absolute line numbers: a range's lines come after all lines of the file's earlier ranges
@@ -319,7 +321,7 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
                                              "actor_key": pa.array(pseudonymize(key, ids), pa.string())}))
         content = ", ".join("k.actor_key" if c == "actor_key" else f"s.{c}" for c in contract.content_columns())
         con.execute(f"""
-            create view staged as
+            create temp table staged as
             select s.* exclude (actor_id), k.actor_key, s.actor_id as raw_actor_id,
                    s.line_no + o.line_offset as source_line,
                    (s.file_idx::bigint << 40) + s.line_no + o.line_offset as pos,
@@ -366,9 +368,11 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
               select {", ".join(select)}, $run::bigint as ingest_run, i.source_file, s.source_line
               from staged s
               join input_files i using (file_idx)
-              asof left join roster r on s.raw_actor_id = r.actor_id and s.occurred_at >= r.valid_from::timestamptz
+              left join roster r on s.org_unit is null and s.raw_actor_id = r.actor_id
+                and s.occurred_at >= r.valid_from::timestamptz
+                and (r.valid_to is null or s.occurred_at < r.valid_to::timestamptz)
               anti join not_landed n on n.file_idx = s.file_idx and n.source_line = s.source_line
-            ) to {_q(out / "events")} (format parquet, partition_by (tool, event_date), compression zstd,
+            ) to {_q(out / "events")} (format parquet, partition_by (tool, event_date), compression snappy,
                                       filename_pattern 'run-{run:06d}-{{i}}', overwrite_or_ignore)""",
                     {"run": run})
         con.execute(f"""
@@ -407,6 +411,8 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "hash": _hash_version(),
+        "phases": {**{k: round(v, 3) for k, v in phases.items()},
+                   "commit_s": round(time.perf_counter() - commit_clock, 3)},
         "files": per_file,
         "total": _total(per_file),
         "outputs": {
@@ -553,6 +559,7 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             lk.recover()
             key = lk.pseudonym_key()
             known = lk.ingested_hashes()
+            clock = time.perf_counter()
             files, seen = [], set()
             for i, p in enumerate(inputs):
                 digest = file_sha256(p)
@@ -563,6 +570,7 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             if not todo:
                 per_file = _file_counts(files, [], {})
                 return {"run": None, "files": _public(per_file), "total": _total(per_file)}
+            phases = {"hash_inputs_s": time.perf_counter() - clock}
             run = lk.next_run()
             staging = lk.staging_dir(run)
             staging.mkdir(parents=True, exist_ok=True)
@@ -573,6 +581,7 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             stop = threading.Event()
             watcher = threading.Thread(target=_watch, args=(staging, bar, stop), daemon=True)
             watcher.start()
+            clock = time.perf_counter()
             try:
                 _beam_stage(ranges, staging, now or started, beam_args)
             except Exception as exc:  # a worker's error surfaces here, wrapped by the runner
@@ -580,7 +589,9 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             finally:
                 stop.set()
                 watcher.join()
-            ledger = _commit_run(lk, run, staging, files, started, key, roster)
+            phases["validate_and_stage_s"] = time.perf_counter() - clock
+            clock = time.perf_counter()
+            ledger = _commit_run(lk, run, staging, files, started, key, roster, phases)
             bar.close()
             return {"run": run, "files": _public(ledger["files"]), "total": ledger["total"]}
     except LakeError as exc:

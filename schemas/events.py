@@ -70,7 +70,7 @@ EVENT_TYPES: dict[str, dict[str, tuple[Field, ...]]] = {
             Field("app", "string", True, min_length=1),
             Field("action", "string", True, min_length=1),
             Field("outcome", "string", enum=("accepted", "discarded")),
-            Field("count", "integer", minimum=1, default=1, doc="pre-aggregated exports; default 1"),
+            Field("count", "integer", minimum=1, default=1, doc="for pre-aggregated exports"),
         ),
     },
     "call_summarization": {
@@ -225,15 +225,14 @@ def contract_markdown() -> str:
             parts.append(f.doc)
         return "; ".join(parts)
 
-    for f in COMMON_FIELDS:
-        lines.append(f"| * | * | {f.name} | {f.kind} | {'yes' if f.required else ''} | {rule(f)} |")
+    def row(tool: str, et: str, f: Field) -> str:
+        return f"| {tool} | {et} | {f.name} | {f.kind} | {'yes' if f.required else ''} | {rule(f)} |"
+
+    lines += [row("*", "*", f) for f in COMMON_FIELDS]
+    lines += [row(", ".join(sorted(WORKFLOW_TOOLS)), "*", f) for f in WORKFLOW_FIELDS]
     for tool, types in EVENT_TYPES.items():
-        for et in types:
-            own = (WORKFLOW_FIELDS if tool in WORKFLOW_TOOLS else ()) + EVENT_TYPES[tool][et]
-            if not own:
-                lines.append(f"| {tool} | {et} | — | | | |")
-            for f in own:
-                lines.append(f"| {tool} | {et} | {f.name} | {f.kind} | {'yes' if f.required else ''} | {rule(f)} |")
+        for et, own in types.items():
+            lines += [row(tool, et, f) for f in own] or [f"| {tool} | {et} | — | | | |"]
     return "\n".join(lines)
 
 
