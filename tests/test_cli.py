@@ -30,7 +30,7 @@ def test_each_command_has_help(command, capsys):
     assert "usage: uptake " + command in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [["build"], ["roi", "--month", "2026-10"], ["serve"]])
+@pytest.mark.parametrize("argv", [["serve"]])
 def test_unbuilt_commands_exit_2_with_one_line(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -58,9 +58,39 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no network here, no telemetry
     from flows.pipeline import demo
 
     return demo(out=args.out, seed=args.seed, people=args.people, months=args.months)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from uptake.config import reference_path
+    from warehouse.build import BuildError, build
+
+    lake = lake_path(args.lake)
+    try:
+        result = build(lake, reference_path(args.reference, lake))
+    except BuildError as exc:
+        print(f"uptake build: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0
+
+
+def _roi(args: argparse.Namespace) -> int:
+    from warehouse.roi import RoiError, roi_table, write_roi
+
+    try:
+        text = write_roi(roi_table(lake_path(args.lake), args.month), args.format, args.out)
+    except RoiError as exc:
+        print(f"uptake roi: {exc}", file=sys.stderr)
+        return 1
+    if text:
+        sys.stdout.write(text)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,14 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="run the expectation suites, then build the DuckDB warehouse")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
     p.add_argument("--reference", help="reference folder (default $UPTAKE_REFERENCE, then <lake>/reference)")
-    p.set_defaults(run=_not_built("build"))
+    p.set_defaults(run=_build)
 
     p = sub.add_parser("roi", help="the finance tables of a month, workflow-level and estimate rows apart")
     p.add_argument("--month", required=True, help="YYYY-MM")
     p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     p.add_argument("--out", help="file to write (default: standard output; required for parquet)")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
-    p.set_defaults(run=_not_built("roi"))
+    p.set_defaults(run=_roi)
 
     p = sub.add_parser("demo", help="generate → ingest → build → ROI table, through the Prefect flows")
     p.add_argument("--out", default="demo", help="folder for the generated organization and its lake (default demo)")

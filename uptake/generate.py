@@ -280,6 +280,10 @@ def _copilot(rng, p: People, start: dt.date, end: dt.date, n_months: int, scale:
     # engineers mostly code; nobody else has the IDE plug-in
     choice = np.where(engineer & (rng.random(person.size) < 0.6), vscode, choice)
     choice = np.where(~engineer & (choice == vscode), 0, choice)
+    # the finance pilot of the Excel analyst capability turns into a habit
+    analyst = [i for i, a in enumerate(acts) if a[2] == "copilot.excel.analyst"][0]
+    in_pilot = p.team[person] == idx["CS-FIN-1"]
+    choice = np.where(in_pilot & (rng.random(person.size) < 0.35), analyst, choice)
     count = np.where(rng.random(person.size) < 0.12, rng.integers(2, 16, person.size), 1)
     accepted = rng.random(person.size) < 0.72
     return dict(person=person, ts=ts, team=team, action=choice, count=count, accepted=accepted,

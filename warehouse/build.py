@@ -1,0 +1,235 @@
+"""`uptake build`: the DuckDB warehouse, built beside the old one and swapped in atomically.
+
+Inputs: the lake's committed events (Parquet), its ledger, and the reference folder (checked against its
+contract, roster and leaders pseudonymized with the lake's key). Models: the `.sql` files of
+`warehouse/sql/`, run in name order, one table each. Each file starts with its purpose, grain and a line per
+column; they become `COMMENT ON` the table and its columns, so `duckdb_tables()` and `duckdb_columns()`
+document the warehouse. The new file is written as `.warehouse-building.duckdb` and renamed over
+`warehouse.duckdb` only when complete: an analyst's open read-only connection keeps reading the old file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.lake import Lake, fsync_dir, pseudonymize
+from schemas import events as contract
+from schemas.reference import TABLES, ReferenceError, load_reference
+
+SQL_DIR = Path(__file__).parent / "sql"
+WAREHOUSE = "warehouse.duckdb"
+BUILDING = ".warehouse-building.duckdb"
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Model:
+    """One `.sql` file: its table, purpose, grain, column docs and statement."""
+
+    path: Path
+    table: str
+    purpose: str
+    grain: str
+    columns: dict[str, str]
+    sql: str
+
+
+_HEADER = re.compile(r"^-- (?P<key>[a-z_]+|column [a-z_0-9]+): ?(?P<text>.*)$")
+
+
+def read_model(path: Path) -> Model:
+    table, purpose, grain, columns, key = "", [], "", {}, None
+    body = []
+    for line in path.read_text().splitlines():
+        m = _HEADER.match(line)
+        if m and not body:
+            k, text = m.group("key"), m.group("text").strip()
+            if k == "grain":
+                grain, key = text, "grain"
+            elif k.startswith("column "):
+                key = k.split(" ", 1)[1]
+                columns[key] = text
+            else:
+                table, key = k, "purpose"
+                purpose.append(text)
+        elif line.startswith("-- ") and not body and key == "purpose":
+            purpose.append(line[3:].strip())
+        else:
+            body.append(line)
+    if not table or not grain:
+        raise BuildError(f"{path}: a model starts with `-- <table>: <purpose>` and `-- grain: …`")
+    return Model(path, table, " ".join(purpose), grain, columns, "\n".join(body))
+
+
+def models() -> list[Model]:
+    return [read_model(p) for p in sorted(SQL_DIR.glob("*.sql"))]
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _comment(con: duckdb.DuckDBPyConnection, table: str, doc: str, columns: dict[str, str]) -> None:
+    """COMMENT ON the table and every column; a column without a doc is a build error."""
+    con.execute(f"comment on table {table} is {_lit(doc)}")
+    actual = [r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()]
+    missing = [c for c in actual if c not in columns]
+    if missing:
+        raise BuildError(f"table {table}: no description for column(s) {', '.join(missing)}")
+    for c in actual:
+        con.execute(f"comment on column {table}.{c} is {_lit(columns[c])}")
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    seconds: float
+    rows: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"warehouse": str(self.path), "seconds": round(self.seconds, 2), "rows": self.rows,
+                "phases": {k: round(v, 2) for k, v in self.phases.items()}}
+
+
+def _load_reference(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], key: bytes) -> None:
+    for spec in TABLES:
+        t = tables[spec.name]
+        if spec.name == "identities":
+            continue  # vendor identities (emails, logins) are personal data: not in the warehouse
+        docs = {c.name: c.doc or f"{c.name} as in {spec.file}" for c in spec.columns}
+        if spec.name == "roster":
+            ids = t.column("actor_id").to_pylist()
+            t = t.drop_columns(["actor_id"]).add_column(0, "actor_key", pa.array(pseudonymize(key, ids), pa.string()))
+            docs["actor_key"] = "pseudonym of the actor (HMAC-SHA256 of the actor id)"
+        if spec.name == "org_units":
+            leaders = t.column("leader").to_pylist()
+            keys = pseudonymize(key, [x or "" for x in leaders])
+            t = t.drop_columns(["leader"]).append_column(
+                "leader_key", pa.array([k if x else None for k, x in zip(keys, leaders, strict=True)], pa.string()))
+            docs["leader_key"] = "pseudonym of the unit's leader"
+        con.register("incoming", t)
+        con.execute(f"create table ref_{spec.name} as select * from incoming")
+        con.unregister("incoming")
+        _comment(con, f"ref_{spec.name}", f"Reference data as loaded from {spec.file} (checked). {spec.doc}", docs)
+
+
+def _load_events(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    files = [str(p) for p in lake.event_files()]
+    if files:
+        con.execute("create table landed_events as select * from read_parquet($files, hive_partitioning = true, "
+                    "union_by_name = true)", {"files": files})
+    else:
+        empty = contract.landed_schema().empty_table()
+        con.register("incoming", empty)
+        con.execute("create table landed_events as select * from incoming")
+        con.unregister("incoming")
+
+
+def _load_ledger(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    rows: dict[str, list] = {k: [] for k in ("ingest_run", "started_at", "finished_at", "source_file", "sha256",
+                                             "already_ingested", "lines", "landed", "duplicates", "quarantined",
+                                             "blank", "by_reason", "dropped_fields")}
+    for run in lake.committed_runs():
+        for f in run["files"]:
+            rows["ingest_run"].append(run["run"])
+            rows["started_at"].append(run["started_at"])
+            rows["finished_at"].append(run["finished_at"])
+            rows["source_file"].append(f["path"])
+            for k in ("sha256", "already_ingested", "lines", "landed", "duplicates", "quarantined", "blank"):
+                rows[k].append(f[k])
+            rows["by_reason"].append(list(f["by_reason"].items()))
+            rows["dropped_fields"].append(list(f["dropped_fields"].items()))
+    counts = pa.map_(pa.string(), pa.int64())
+    t = pa.table({
+        "ingest_run": pa.array(rows["ingest_run"], pa.int64()),
+        "started_at": pa.array(rows["started_at"], pa.string()),
+        "finished_at": pa.array(rows["finished_at"], pa.string()),
+        "source_file": pa.array(rows["source_file"], pa.string()),
+        "sha256": pa.array(rows["sha256"], pa.string()),
+        "already_ingested": pa.array(rows["already_ingested"], pa.bool_()),
+        **{k: pa.array(rows[k], pa.int64()) for k in ("lines", "landed", "duplicates", "quarantined", "blank")},
+        "by_reason": pa.array(rows["by_reason"], counts),
+        "dropped_fields": pa.array(rows["dropped_fields"], counts),
+    })
+    con.register("incoming", t)
+    con.execute("create table ledger_files as select * exclude (started_at, finished_at), "
+                "started_at::timestamptz as started_at, finished_at::timestamptz as finished_at from incoming")
+    con.unregister("incoming")
+
+
+def _load_t_quantiles(con: duckdb.DuckDBPyConnection) -> None:
+    from scipy.stats import t as student_t
+
+    df = list(range(1, 1001))
+    table = pa.table({"df": pa.array(df, pa.int32()), "t975": pa.array(student_t.ppf(0.975, df), pa.float64())})
+    con.register("incoming", table)
+    con.execute("create table t_quantiles as select * from incoming")
+    con.unregister("incoming")
+    _comment(con, "t_quantiles", "97.5 % quantiles of Student's t by degrees of freedom, for 95 % Welch intervals "
+             "(Welch df is rounded down; beyond 1000 the 1000 value is used).",
+             {"df": "degrees of freedom", "t975": "the 0.975 quantile of t with df degrees of freedom"})
+
+
+def build(lake: str | Path, reference: str | Path, gate: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+          ) -> BuildResult:
+    """Build the warehouse into the lake. `gate(con)` may raise to stop the swap (the expectations)."""
+    started = time.perf_counter()
+    lk = Lake(lake)
+    if not lk.root.exists():
+        raise BuildError(f"{lk.root}: no lake here (run `uptake ingest` first)")
+    try:
+        tables = load_reference(reference)
+    except ReferenceError as exc:
+        raise BuildError(f"reference data refused:\n{exc}") from exc
+    key = lk.pseudonym_key()
+    building = lk.root / BUILDING
+    building.unlink(missing_ok=True)
+    result = BuildResult(lk.root / WAREHOUSE, 0.0)
+    con = duckdb.connect(str(building))
+    try:
+        con.execute("set timezone = 'UTC'")
+        clock = time.perf_counter()
+        _load_reference(con, tables, key)
+        _load_t_quantiles(con)
+        _load_events(con, lk)
+        _load_ledger(con, lk)
+        result.phases["load_s"] = time.perf_counter() - clock
+        clock = time.perf_counter()
+        for m in models():
+            try:
+                con.execute(m.sql)
+            except duckdb.Error as exc:
+                raise BuildError(f"{m.path.name}: {exc}") from exc
+            _comment(con, m.table, f"{m.purpose} Grain: {m.grain}.", m.columns)
+        result.phases["models_s"] = time.perf_counter() - clock
+        con.execute("drop table landed_events")  # `events` holds every landed row, resolved
+        con.execute("drop table ledger_files")  # `quality` holds the ledger
+        if gate is not None:
+            clock = time.perf_counter()
+            gate(con)
+            result.phases["expectations_s"] = time.perf_counter() - clock
+        for (name,) in con.execute("select table_name from duckdb_tables() order by 1").fetchall():
+            result.rows[name] = con.execute(f"select count(*) from {name}").fetchone()[0]
+        con.execute("checkpoint")
+    except BaseException:
+        con.close()
+        building.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.replace(building, result.path)  # the swap: readers of the old file keep it until they close
+    fsync_dir(lk.root)
+    result.seconds = time.perf_counter() - started
+    return result
