@@ -94,7 +94,7 @@ welch as (
 ),
 with_t as (
   select w.*, t.t975
-  from welch w left join t_quantiles t on t.df = least(greatest(floor(w.df), 1), 1000)::int
+  from welch w left join t_quantiles t on t.df = least(greatest(floor(w.df + 1e-9), 1), 1000)::int  -- df rounded down
 ),
 costs as (
   select s.ancestor, l.tool, l.month, sum(l.cost_usd) as cost_usd
