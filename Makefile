@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 DEMO_DIR ?= demo
 
-.PHONY: demo test test-fast lint bench env clean
+.PHONY: demo test test-fast lint bench env clean contract
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -22,17 +22,20 @@ demo: env
 	$(VENV)/bin/uptake demo --out $(DEMO_DIR)
 
 test: env
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -p no:logging
 
 test-fast: env
 	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy uptake schemas pipelines
+	$(VENV)/bin/mypy uptake schemas pipelines warehouse flows
 
 bench: env
 	$(VENV)/bin/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .tools $(DEMO_DIR) lake
+
+contract: env
+	$(VENV)/bin/python -c "from schemas.events import contract_markdown; print(contract_markdown())"

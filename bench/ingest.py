@@ -39,7 +39,8 @@ print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, rc)
 
 BASELINE = """
 import duckdb, sys
-duckdb.execute(f"copy (select * from read_json('{sys.argv[1]}', ignore_errors=true)) to '{sys.argv[2]}' (format parquet)")
+src, dst = sys.argv[1], sys.argv[2]
+duckdb.execute(f"copy (select * from read_json('{src}', ignore_errors=true)) to '{dst}' (format parquet)")
 """
 
 
@@ -94,7 +95,8 @@ def bench(events: int, rounds: int, seed: int) -> dict:
         "ratio": round(i / b, 2), "ingest_startup_s": round(startup[0], 2),
         "ratio_without_startup": round((i - startup[0]) / b, 2),
         "ingest_lines_per_s": round(lines / i), "duckdb_lines_per_s": round(lines / b),
-        "ingest_peak_rss_mb": round(max(r for _, r in ing) / 2**20), "duckdb_peak_rss_mb": round(max(r for _, r in base) / 2**20),
+        "ingest_peak_rss_mb": round(max(r for _, r in ing) / 2**20),
+        "duckdb_peak_rss_mb": round(max(r for _, r in base) / 2**20),
     }
     print(f"  ratio ingest / duckdb copy: {result['ratio']:.2f} (goal ≤ 2.0); "
           f"without the {startup[0]:.1f}s start-up: {result['ratio_without_startup']:.2f}")

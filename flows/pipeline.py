@@ -6,7 +6,6 @@ typed, `retries` only where there is I/O that can fail transiently.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any

@@ -63,7 +63,9 @@ def plan_ranges(file_idx: int, path: str, range_bytes: int) -> list[Range]:
 
 
 def _open(path: str) -> BinaryIO:
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")  # noqa: SIM115
+    if is_gzip(path):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115
 
 
 def read_range(r: Range, block_bytes: int = 16 << 20) -> Iterator[Block]:

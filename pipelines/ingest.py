@@ -26,6 +26,7 @@ On a cluster, the lake and staging folder must be on storage every worker sees (
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -181,7 +182,7 @@ def _blank_mask(data: bytes, offs: np.ndarray, length: np.ndarray) -> np.ndarray
     """Empty or whitespace-only lines. Only lines whose first byte is whitespace are looked at closely."""
     buf = np.frombuffer(data, np.uint8)
     blank = length == 0
-    maybe = np.flatnonzero(~blank & _WHITESPACE[buf[np.minimum(offs, len(buf) - 1)]]) if len(buf) else []
+    maybe = np.flatnonzero(~blank & _WHITESPACE[buf[np.minimum(offs, len(buf) - 1)]]) if len(buf) else np.zeros(0, int)
     for i in maybe:
         blank[i] = not data[offs[i]: offs[i] + length[i]].strip()
     return blank
@@ -297,7 +298,8 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
     con.execute("set preserve_insertion_order = false")
     summaries = [json.loads(p.read_text()) for p in sorted((staging / "ranges").glob("*.json"))]
     # absolute line numbers: a range's lines come after all lines of the file's earlier ranges
-    offsets, running = [], Counter()
+    offsets: list[tuple[int, int, int]] = []
+    running: Counter[int] = Counter()
     for s in sorted(summaries, key=lambda s: (s["file_idx"], s["range_idx"])):
         offsets.append((s["file_idx"], s["range_idx"], running[s["file_idx"]]))
         running[s["file_idx"]] += s.get("lines", 0)
@@ -529,10 +531,8 @@ def _watch(staging: Path, bar: Progress, stop: threading.Event) -> None:
     while not stop.wait(0.5):
         lines = 0
         for p in (staging / "ranges").glob("*.json"):
-            try:
+            with contextlib.suppress(OSError, ValueError):  # a summary being written: next time
                 lines += json.loads(p.read_text()).get("lines", 0)
-            except (OSError, ValueError):
-                pass
         if lines > seen:
             bar.advance(lines - seen)
             seen = lines
@@ -560,7 +560,8 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             key = lk.pseudonym_key()
             known = lk.ingested_hashes()
             clock = time.perf_counter()
-            files, seen = [], set()
+            files: list[dict[str, Any]] = []
+            seen: set[str] = set()
             for i, p in enumerate(inputs):
                 digest = file_sha256(p)
                 files.append({"file_idx": i, "path": str(p), "sha256": digest, "bytes": p.stat().st_size,

@@ -126,7 +126,7 @@ class Lake:
 
     def recover(self) -> list[str]:
         """Finish or discard what a killed run left. Returns what was done, for the log."""
-        done = []
+        done: list[str] = []
         if not self.staging.exists():
             return done
         for d in sorted(self.staging.glob("run-*")):

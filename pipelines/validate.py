@@ -173,10 +173,13 @@ def validation_sql() -> str:
     reason = "\n      ".join(f"when {c} then {_lit(r)}" for c, r in _rules())
     out = ",\n  ".join(f"{_landed_value(f)} as {f.name}" for f in fields)
     # keys present that the line's event type allows (json null counts: it is not dropped either)
-    present = " + ".join(
-        f"(t_{f.name} is not null)::int" if f in contract.COMMON_FIELDS else
-        f"(t_{f.name} is not null and et in ({', '.join(str(_type_codes()[p]) for p in contract.types_with_field(f.name))}))::int"
-        for f in fields)
+    def allowed_present(f: Field) -> str:
+        if f in contract.COMMON_FIELDS:
+            return f"(t_{f.name} is not null)::int"
+        codes = ", ".join(str(_type_codes()[p]) for p in contract.types_with_field(f.name))
+        return f"(t_{f.name} is not null and et in ({codes}))::int"
+
+    present = " + ".join(allowed_present(f) for f in fields)
     present = f"({present})"
     return f"""
 with parsed as (

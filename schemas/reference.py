@@ -219,7 +219,8 @@ def read_table(path: Path, table: Table) -> tuple[pa.Table, list[str]]:
                     parsed[col.name] = value
                 key = tuple(parsed[k] for k in table.key)
                 if key in seen:
-                    errors.append(f"{path}:{line}: column {table.key[0]}: duplicate key {key} (first on line {seen[key]})")
+                    errors.append(f"{path}:{line}: column {table.key[0]}: duplicate key {key} "
+                                  f"(first on line {seen[key]})")
                 else:
                     seen[key] = line
                 for n in names:

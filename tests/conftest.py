@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 from pathlib import Path
 
 import pytest
 
 SMALL = dict(seed=7, people=300, months=4, volume=0.4)
+
+# Prefect's test server is gone when the session ends: its logs stay local, and nobody phones home.
+os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# Dask and Prefect log from background threads after pytest has closed its capture streams.
+logging.raiseExceptions = False
 
 
 @pytest.fixture(scope="session")

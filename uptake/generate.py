@@ -15,7 +15,6 @@ Deterministic: the same seed, size and end month give byte-identical files.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import gzip
 import json
@@ -146,8 +145,9 @@ def _people(rng: np.random.Generator, n: int, start: dt.date, end: dt.date) -> P
     for u in org.TEAMS:
         if not u.fixed_size:
             siblings.setdefault(idx[u.parent], []).append(idx[u.code])  # type: ignore[index]
-    span_days = (end - start).days
-    for i in np.flatnonzero((role_a != "team_lead") & (np.array([units[t].level for t in team_a]) == "team")):
+    span_days = int((end - start).days)
+    movable = (role_a != "team_lead") & (np.array([units[t].level for t in team_a]) == "team")
+    for i in (int(x) for x in np.flatnonzero(movable)):
         sib = [s for s in siblings.get(idx[units[team_a[i]].parent], []) if s != team_a[i]]  # type: ignore[index]
         if sib and rng.random() < 0.03:
             move_to[i] = sib[rng.integers(len(sib))]
@@ -179,8 +179,8 @@ def _workdays(start: dt.date, end: dt.date) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------- events
-def _go_live_ts(month_starts: list[dt.date]) -> dict[tuple[str, str], np.datetime64]:
-    out = {}
+def _go_live_ts(month_starts: list[dt.date]) -> dict[tuple[str, str], Any]:
+    out: dict[tuple[str, str], Any] = {}
     for (wf, team), (mi, day) in org.GO_LIVE.items():
         if mi < len(month_starts):
             out[(wf, team)] = np.datetime64(month_starts[mi].replace(day=day), "us")
@@ -377,7 +377,8 @@ def _events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tab
              np.where(np.array([acts[i][0] for i in range(len(acts))], dtype=object)[a] == "vscode",
                       "github-copilot", "m365-copilot").astype(object) if a.size else "m365-copilot",
              np.array([x[2] for x in acts], dtype=object)[a])
-    d.update(app=np.array([x[0] for x in acts], dtype=object)[a], action=np.array([x[1] for x in acts], dtype=object)[a],
+    d.update(app=np.array([x[0] for x in acts], dtype=object)[a],
+             action=np.array([x[1] for x in acts], dtype=object)[a],
              outcome=np.where(cp["accepted"], "accepted", "discarded").astype(object),
              count=np.where(cp["explicit_count"] | (cp["count"] > 1), cp["count"], -1))
     cols.append(d)
@@ -754,8 +755,8 @@ def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
 
     total = FileTruth()
     for t in truth_files.values():
-        for k in ("lines", "landed", "duplicates", "quarantined", "blank"):
-            setattr(total, k, getattr(total, k) + getattr(t, k))
+        for name in ("lines", "landed", "duplicates", "quarantined", "blank"):
+            setattr(total, name, getattr(total, name) + getattr(t, name))
         total.by_reason.update(t.by_reason)
         total.dropped_fields.update(t.dropped_fields)
     truth = {

@@ -51,7 +51,7 @@ _HEADER = re.compile(r"^-- (?P<key>[a-z_]+|column [a-z_0-9]+): ?(?P<text>.*)$")
 
 def read_model(path: Path) -> Model:
     table, purpose, grain, columns, key = "", [], "", {}, None
-    body = []
+    body: list[str] = []
     for line in path.read_text().splitlines():
         m = _HEADER.match(line)
         if m and not body:
@@ -222,7 +222,7 @@ def build(lake: str | Path, reference: str | Path, gate: Callable[[duckdb.DuckDB
             gate(con)
             result.phases["expectations_s"] = time.perf_counter() - clock
         for (name,) in con.execute("select table_name from duckdb_tables() order by 1").fetchall():
-            result.rows[name] = con.execute(f"select count(*) from {name}").fetchone()[0]
+            (result.rows[name],) = con.execute(f"select count(*) from {name}").fetchall()[0]
         con.execute("checkpoint")
     except BaseException:
         con.close()

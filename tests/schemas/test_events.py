@@ -138,3 +138,11 @@ def test_every_reason_family_of_the_spec_is_exercised():
     families = {r.split(":")[0] for _, r in CASES}
     spec = {r.split(":")[0] for r in contract.REASON_CODES} - {"conflicting_duplicate"}  # decided at commit
     assert spec <= families
+
+
+def test_readme_contract_table_is_the_generated_one():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("<!-- contract:start -->\n", 1)[1].split("<!-- contract:end -->", 1)[0]
+    assert block.strip() == contract.contract_markdown().strip(), "run `make contract` and paste its output"
