@@ -40,3 +40,13 @@ def ingested(small_org: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     lake = tmp_path_factory.mktemp("lake")
     summary = ingest([small_org / "landing"], lake=lake, reference=small_org / "reference", progress=False)
     return lake, summary
+
+
+@pytest.fixture(scope="session")
+def built(ingested, small_org: Path) -> Path:
+    """The warehouse of the small organization, expectations included."""
+    from warehouse.build import build
+
+    lake, _ = ingested
+    build(lake, small_org / "reference")
+    return lake / "warehouse.duckdb"

@@ -75,8 +75,14 @@ def _build(args: argparse.Namespace) -> int:
         result = build(lake, reference_path(args.reference, lake))
     except BuildError as exc:
         print(f"uptake build: {exc}", file=sys.stderr)
+        print(f"uptake build: the previous warehouse is unchanged; Data Docs: {lake / 'docs/data_docs/index.html'}",
+              file=sys.stderr)
         return 1
     print(json.dumps(result.as_dict(), indent=2))
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if result.docs:
+        print(f"Data Docs: file://{result.docs.resolve()}", file=sys.stderr)
     return 0
 
 

@@ -588,8 +588,13 @@ def _write_reference(out: Path, p: People, month_starts: list[dt.date], end: dt.
     for m in month_starts:
         me = _next_month(m)
         ms = m.strftime("%Y-%m")
+        m0, m1 = np.datetime64(m, "us"), np.datetime64(me, "us")
+        moved = p.move_to >= 0
         for u in org.TEAMS:
-            heads = int(np.sum(p.team == idx[u.code]))
+            # a seat for everyone in the team at any time of the month, movers in both teams
+            here = idx[u.code]
+            heads = int(np.sum(((p.team == here) & (~moved | (p.move_at > m0)))
+                               | ((p.move_to == here) & moved & (p.move_at < m1))))
             if u.parent and (org.UNIT_BY_CODE[u.parent].parent in org.COPILOT_UNITS):
                 rows.append(("copilot", u.code, ms, heads, f"{heads * org.LICENSE_PRICE['copilot']:.2f}"))
             for wf, tool, teams in (("call_summary", "call_summarization", org.CALL_TEAMS),

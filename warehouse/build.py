@@ -10,10 +10,11 @@ document the warehouse. The new file is written as `.warehouse-building.duckdb` 
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,10 +99,13 @@ class BuildResult:
     seconds: float
     rows: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    docs: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"warehouse": str(self.path), "seconds": round(self.seconds, 2), "rows": self.rows,
-                "phases": {k: round(v, 2) for k, v in self.phases.items()}}
+                "phases": {k: round(v, 2) for k, v in self.phases.items()}, "warnings": self.warnings,
+                "data_docs": str(self.docs) if self.docs else None}
 
 
 def _load_reference(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table], key: bytes) -> None:
@@ -183,10 +187,12 @@ def _load_t_quantiles(con: duckdb.DuckDBPyConnection) -> None:
              {"df": "degrees of freedom", "t975": "the 0.975 quantile of t with df degrees of freedom"})
 
 
-def build(lake: str | Path, reference: str | Path, gate: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
-          ) -> BuildResult:
-    """Build the warehouse into the lake. `gate(con)` may raise to stop the swap (the expectations)."""
+def build(lake: str | Path, reference: str | Path, expectations: bool = True) -> BuildResult:
+    """Build the warehouse into the lake. With `expectations`, the suites run on the new warehouse before the
+    swap: a critical failure raises BuildError and leaves the previous warehouse as it was."""
     started = time.perf_counter()
+    if expectations:  # importing Great Expectations takes seconds: let it overlap the DuckDB work
+        threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
     lk = Lake(lake)
     if not lk.root.exists():
         raise BuildError(f"{lk.root}: no lake here (run `uptake ingest` first)")
@@ -217,9 +223,17 @@ def build(lake: str | Path, reference: str | Path, gate: Callable[[duckdb.DuckDB
         result.phases["models_s"] = time.perf_counter() - clock
         con.execute("drop table landed_events")  # `events` holds every landed row, resolved
         con.execute("drop table ledger_files")  # `quality` holds the ledger
-        if gate is not None:
+        if expectations:
+            from expectations.gate import ExpectationsFailed, load_results, run_gate
+
             clock = time.perf_counter()
-            gate(con)
+            try:
+                outcomes = run_gate(con, lk.root)
+            except ExpectationsFailed as exc:
+                raise BuildError(str(exc)) from exc
+            load_results(con, lk.root)
+            result.warnings = [o.line() for o in outcomes if not o.success]
+            result.docs = lk.root / "docs" / "data_docs" / "index.html"
             result.phases["expectations_s"] = time.perf_counter() - clock
         for (name,) in con.execute("select table_name from duckdb_tables() order by 1").fetchall():
             (result.rows[name],) = con.execute(f"select count(*) from {name}").fetchall()[0]

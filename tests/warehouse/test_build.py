@@ -15,13 +15,6 @@ from warehouse.build import BuildError, build, models
 from warehouse.roi import RoiError, roi_table
 
 
-@pytest.fixture(scope="session")
-def built(ingested, small_org: Path) -> Path:
-    lake, _ = ingested
-    build(lake, small_org / "reference")
-    return lake / "warehouse.duckdb"
-
-
 def q(path: Path, sql: str, params: list | None = None) -> list[tuple]:
     con = duckdb.connect(str(path), read_only=True)
     try:
