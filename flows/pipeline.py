@@ -1,16 +1,23 @@
-"""Prefect flows: the orchestration of generate → ingest → build → ROI.
+"""Prefect flows: ingest, build, pipeline (ingest → build → export), monthly_close, and the demo.
 
-Logic lives in the modules the tasks call (`uptake.generate`, `pipelines.ingest`); tasks are thin and
-typed, `retries` only where there is I/O that can fail transiently.
+Logic lives in the modules the tasks call (`pipelines.ingest`, `warehouse.build`, `warehouse.roi`); tasks are
+thin and typed, with `retries` only where there is I/O that can fail transiently. Every flow is idempotent:
+ingest skips files already ingested (by content hash) and commits atomically, build swaps atomically, exports
+overwrite. One ingest at a time per lake is enforced by the lake's lock (a second waits, see `wait=True`).
+Each run publishes artifacts (accounting, expectation results, ROI table) that show in the Prefect UI.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_table_artifact
+
+COUNTS = ("lines", "landed", "duplicates", "quarantined", "blank")
 
 
 @task(name="generate")
@@ -21,38 +28,130 @@ def generate_task(out: str, seed: int, people: int, months: int) -> dict[str, An
     return generate(out, seed=seed, people=people, months=months, progress=False)
 
 
-@task(name="ingest", retries=2, retry_delay_seconds=[2, 10])
-def ingest_task(paths: list[str], lake: str, reference: str | None = None) -> dict[str, Any]:
-    """Validate and land files; idempotent, so a retry never double-counts."""
+@task(name="ingest-file", retries=3, retry_delay_seconds=[2, 10, 30])
+def ingest_file_task(path: str, lake: str, reference: str | None) -> dict[str, Any]:
+    """Validate and land one file; idempotent, so a retry never double-counts."""
     from pipelines.ingest import ingest
 
-    return ingest(paths, lake=lake, reference=reference, progress=False)
+    return ingest([path], lake=lake, reference=reference, progress=False, wait=True)
 
 
-@flow(name="ingest", log_prints=True)
-def ingest_flow(paths: list[str], lake: str = "lake", reference: str | None = None) -> dict[str, Any]:
-    """Ingest the given files or folders into the lake."""
-    summary = ingest_task(paths, lake, reference)
-    t = summary["total"]
-    print(f"ingested: {t['lines']} lines, {t['landed']} landed, {t['duplicates']} duplicates, "
-          f"{t['quarantined']} quarantined, {t['blank']} blank, {t['already_ingested']} files already ingested")
-    return summary
-
-
-@task(name="build")
+@task(name="build", retries=1, retry_delay_seconds=10)
 def build_task(lake: str, reference: str) -> dict[str, Any]:
-    """Build the warehouse and swap it in."""
+    """Run the expectations and build the warehouse; swap it in."""
     from warehouse.build import build
 
     return build(lake, reference).as_dict()
 
 
+@task(name="export-roi", retries=2, retry_delay_seconds=5)
+def export_task(lake: str, month: str, folder: str) -> list[str]:
+    """Write the month's ROI table as csv and parquet (overwriting: a re-run writes the same files)."""
+    from warehouse.roi import roi_table, write_roi
+
+    out = Path(lake) / "exports" / folder
+    out.mkdir(parents=True, exist_ok=True)
+    table = roi_table(lake, month)
+    paths = [str(out / "roi.csv"), str(out / "roi.parquet")]
+    write_roi(table, "csv", paths[0])
+    write_roi(table, "parquet", paths[1])
+    create_table_artifact(key="roi", table=_rows(table.to_pylist()), description=f"ROI {month} ({folder})")
+    return paths
+
+
+def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+
+
+def new_files(landing: str, lake: str) -> list[str]:
+    """The landing folder's files whose content the lake has not ingested yet, in path order."""
+    from pipelines.ingest import list_inputs
+    from pipelines.lake import Lake, file_sha256
+
+    known = Lake(lake).ingested_hashes() if Path(lake, "ledger").exists() else {}
+    return [str(p) for p in list_inputs([landing]) if file_sha256(p) not in known]
+
+
+@flow(name="ingest", log_prints=True)
+def ingest_flow(paths: list[str], lake: str = "lake", reference: str | None = None) -> dict[str, Any]:
+    """Ingest files (or the new files of folders), one task per file, in path order."""
+    from pipelines.ingest import list_inputs
+
+    files = [str(p) for p in list_inputs(paths)]
+    summaries = [ingest_file_task(f, lake, reference) for f in files]  # sequential: path order decides duplicates
+    per_file = [f for s in summaries for f in s["files"]]
+    total = {k: sum(f[k] for f in per_file) for k in COUNTS}
+    total["already_ingested"] = sum(1 for f in per_file if f["already_ingested"])
+    if per_file:
+        create_table_artifact(key="ingest-accounting", table=[
+            {"path": f["path"], **{k: f[k] for k in COUNTS}, "already_ingested": f["already_ingested"],
+             "by_reason": ", ".join(f"{r}: {n}" for r, n in f["by_reason"].items())} for f in per_file],
+            description="lines = landed + duplicates + quarantined + blank, per file")
+    print(f"ingested {len(files)} file(s): {total}")
+    return {"files": per_file, "total": total}
+
+
+@flow(name="ingest-arrival", log_prints=True)
+def ingest_arrival_flow(path: str, lake: str = "lake", reference: str | None = None) -> dict[str, Any]:
+    """Ingest one file that has just arrived (run by the `uptake.file.arrived` trigger)."""
+    return ingest_flow([path], lake=lake, reference=reference)
+
+
 @flow(name="build", log_prints=True)
 def build_flow(lake: str = "lake", reference: str = "reference") -> dict[str, Any]:
-    """Build the DuckDB warehouse from the lake and the reference data."""
+    """Build the DuckDB warehouse from the lake and the reference data, expectations first."""
     result = build_task(lake, reference)
-    print(f"warehouse: {result['warehouse']} ({result['seconds']} s)")
+    _expectations_artifact(lake)
+    print(f"warehouse: {result['warehouse']} ({result['seconds']} s); Data Docs: {result['data_docs']}")
     return result
+
+
+def _expectations_artifact(lake: str) -> None:
+    import json
+
+    path = Path(lake) / "quality" / "expectations.jsonl"
+    if not path.exists():
+        return
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    last = [r for r in rows if r["run_id"] == rows[-1]["run_id"]]
+    create_table_artifact(key="expectations", table=[
+        {k: r[k] for k in ("suite", "expectation", "severity", "success", "threshold")}
+        | {"observed": json.dumps(r["observed"][:3])} for r in last], description="expectation results of the build")
+
+
+def _latest_month(lake: str) -> str:
+    import duckdb
+
+    con = duckdb.connect(str(Path(lake) / "warehouse.duckdb"), read_only=True)
+    try:
+        (month,) = con.execute("select max(month) from workflow_attribution_monthly").fetchall()[0]
+    finally:
+        con.close()
+    return month
+
+
+@flow(name="pipeline", log_prints=True)
+def pipeline_flow(landing: str, lake: str = "lake", reference: str = "reference") -> dict[str, Any]:
+    """New files of the landing folder → ingest → build → the latest month's ROI in exports/latest/."""
+    ingested = ingest_flow(new_files(landing, lake), lake=lake, reference=reference)
+    built = build_flow(lake=lake, reference=reference)
+    month = _latest_month(lake)
+    exported = export_task(lake, month, "latest")
+    return {"ingest": ingested["total"], "build": built, "exports": exported, "month": month}
+
+
+def previous_month(today: dt.date | None = None) -> str:
+    first = (today or dt.date.today()).replace(day=1)
+    return (first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+@flow(name="monthly-close", log_prints=True)
+def monthly_close_flow(lake: str = "lake", month: str | None = None) -> list[str]:
+    """Write the closed month's ROI tables to exports/YYYY-MM/ (csv and parquet); default: last month."""
+    month = month or previous_month()
+    paths = export_task(lake, month, month)
+    print(f"monthly close {month}: {', '.join(paths)}")
+    return paths
 
 
 @flow(name="demo", log_prints=True)
@@ -72,8 +171,7 @@ def demo(out: str = "demo", seed: int = 1, people: int = 600, months: int = 6) -
 
     result = demo_flow(out=out, seed=seed, people=people, months=months)
     truth = result["truth"]
-    same = all(result["ingest"][k] == truth["totals"][k] for k in ("lines", "landed", "duplicates",
-                                                                    "quarantined", "blank"))
+    same = all(result["ingest"][k] == truth["totals"][k] for k in COUNTS)
     month = truth["months"][-1]
     table = roi_table(Path(out) / "lake", month)
     cols = ["attribution", "org_unit", "subject", "method", "n", "hours", "hours_ci_low", "hours_ci_high",
@@ -89,7 +187,9 @@ def demo(out: str = "demo", seed: int = 1, people: int = 600, months: int = 6) -
     print(f"planted savings: {truth['effects']['call_summary']['saving_per_item']:g} s ACW per call, "
           f"{truth['effects']['lmn_letters']['saving_per_item']:g} h turnaround per letter")
     print(f"warehouse: {result['build']['warehouse']}")
-    print("not built yet: expectations and Data Docs (issue 4), uptake serve (issue 6)", file=sys.stderr)
+    print(f"Data Docs: {result['build']['data_docs']}")
+    for w in result["build"]["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
     return 0 if same else 1
 
 

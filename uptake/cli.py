@@ -6,19 +6,9 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from uptake.config import lake_path
-
-NOT_BUILT = 2
-
-
-def _not_built(name: str) -> Callable[[argparse.Namespace], int]:
-    def run(_: argparse.Namespace) -> int:
-        print(f"uptake {name}: not built yet", file=sys.stderr)
-        return NOT_BUILT
-
-    return run
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -99,6 +89,25 @@ def _roi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import os
+    import signal
+
+    from uptake.config import reference_path
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+    def stop(signum: int, _frame: object) -> None:  # run the clean-up (the local server) on SIGTERM too
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    from flows.serve import serve
+
+    lake = lake_path(args.lake)
+    landing = args.landing or os.environ.get("UPTAKE_LANDING") or "landing"
+    return serve(str(lake), landing, str(reference_path(args.reference, lake)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="uptake",
@@ -144,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="serve the Prefect deployments: schedules and file-arrival triggers")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
-    p.add_argument("--landing", help="folder to watch for new files")
-    p.set_defaults(run=_not_built("serve"))
+    p.add_argument("--landing", help="folder to watch for new files (default $UPTAKE_LANDING, then ./landing)")
+    p.add_argument("--reference", help="reference folder (default $UPTAKE_REFERENCE, then <lake>/reference)")
+    p.set_defaults(run=_serve)
     return parser
 
 

@@ -28,7 +28,8 @@ BREAKS = {
                                  "where active_rate = (select max(active_rate) from adoption_monthly)",
     "scorecard_rates_are_shares": "update leader_scorecard_monthly set sustained_rate = -0.1 "
                                   "where sustained_rate is not null",
-    "seats_not_negative": "update adoption_monthly set seats = -4 where seats = (select max(seats) from adoption_monthly)",
+    "seats_not_negative": "update adoption_monthly set seats = -4 "
+                          "where seats = (select max(seats) from adoption_monthly)",
     "finance_rows_not_mixed": "update productivity_estimate_monthly set attribution = 'workflow_measured' "
                               "where org_unit = 'ENT'",
     "small_cells_suppressed": "update adoption_monthly set active_users = 7, suppressed = false "

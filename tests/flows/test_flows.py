@@ -27,3 +27,24 @@ def test_ingest_flow_runs_on_a_real_prefect_server(prefect_server, small_org: Pa
     # a retry or re-run never double-counts
     again = ingest_flow([str(small_org / "landing")], lake=str(tmp_path / "lake"))
     assert again["total"]["landed"] == 0 and again["total"]["already_ingested"] == len(truth["files"])
+
+
+@pytest.mark.slow
+def test_pipeline_and_monthly_close_export_and_rerun_idempotently(prefect_server, small_org: Path, truth: dict,
+                                                                tmp_path: Path):
+    from flows.pipeline import monthly_close_flow, pipeline_flow
+
+    lake = tmp_path / "lake"
+    result = pipeline_flow(str(small_org / "landing"), lake=str(lake), reference=str(small_org / "reference"))
+    assert result["ingest"]["landed"] == truth["totals"]["landed"]
+    assert result["month"] == truth["months"][-1]
+    latest = lake / "exports" / "latest" / "roi.csv"
+    assert latest.read_text().startswith("attribution,org_unit,")
+    month = truth["months"][-2]
+    paths = monthly_close_flow(lake=str(lake), month=month)
+    assert sorted(Path(p).name for p in paths) == ["roi.csv", "roi.parquet"]
+    first = (lake / "exports" / month / "roi.csv").read_bytes()
+    monthly_close_flow(lake=str(lake), month=month)  # a re-run writes the same table, never appends
+    assert (lake / "exports" / month / "roi.csv").read_bytes() == first
+    again = pipeline_flow(str(small_org / "landing"), lake=str(lake), reference=str(small_org / "reference"))
+    assert again["ingest"]["landed"] == 0  # nothing new in the landing folder: nothing counted twice

@@ -150,3 +150,10 @@ def test_a_bad_reference_file_stops_the_build_and_keeps_the_old_warehouse(built,
     with pytest.raises(BuildError, match=r"targets.csv:2: column target_hours_saved"):
         build(built.parent, ref)
     assert built.read_bytes() == before
+
+
+def test_no_wide_numeric_types_reach_consumers(built):
+    # HUGEINT and DECIMAL become Python Decimal through Arrow: JSON exports and artifacts would choke
+    wide = q(built, "select table_name, column_name, data_type from duckdb_columns() "
+                    "where database_name = current_database() and (data_type like 'DECIMAL%' or data_type = 'HUGEINT')")
+    assert wide == []

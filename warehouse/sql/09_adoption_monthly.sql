@@ -41,7 +41,7 @@ sustained as (
   group by all
 ),
 seats as (
-  select l.tool, s.ancestor, l.month, sum(l.seats) as seats
+  select l.tool, s.ancestor, l.month, sum(l.seats)::bigint as seats
   from ref_licenses l join org_subtree s on s.org_unit = l.org_unit group by all
 ),
 keys as (

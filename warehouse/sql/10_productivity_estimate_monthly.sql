@@ -25,9 +25,9 @@ actions as (
   where e.event_type = 'assist'
 ),
 rolled as (
-  select s.ancestor, a.month, a.tool, count(distinct a.actor_key) as active_users, sum(a.n) as actions,
+  select s.ancestor, a.month, a.tool, count(distinct a.actor_key) as active_users, sum(a.n)::bigint as actions,
     sum(a.n * coalesce(a.minutes_saved, 0)) / 60.0 as assisted_hours,
-    sum(case when a.minutes_saved is null then a.n else 0 end) as actions_without_assumption,
+    sum(case when a.minutes_saved is null then a.n else 0 end)::bigint as actions_without_assumption,
     sum(a.n * coalesce(a.minutes_saved, 0) / 60.0 * a.hourly_cost_usd) as value_usd
   from actions a join org_subtree s on s.org_unit = a.org_unit
   where s.ancestor_level in ('business_unit', 'enterprise')

@@ -19,7 +19,7 @@ with units as (
   select org_unit, name, leader_key from org_units where level = 'business_unit'
 ),
 adoption as (  -- over the tools whose cells are not suppressed; suppressed when every tool's is
-  select org_unit, month, sum(seats) as seats,
+  select org_unit, month, sum(seats)::bigint as seats,
     sum(active_users) filter (where not suppressed) / nullif(sum(seats) filter (where not suppressed), 0)
       as active_rate,
     sum(sustained_users) filter (where not suppressed) / nullif(sum(seats) filter (where not suppressed), 0)

@@ -1,0 +1,140 @@
+"""`uptake serve`: the Prefect deployments, their schedules, and the file-arrival trigger.
+
+- `pipeline/daily` runs every day (cron `0 6 * * *`): new landing files → ingest → build → export;
+- `monthly-close/monthly` runs on the 2nd of each month (cron `0 7 2 * *`): the closed month's ROI exports;
+- `ingest-arrival/on-file-arrival` runs on each `uptake.file.arrived` event. A watcher thread polls the
+  landing folder and emits that event once per new *complete* file (same size and mtime on two polls in a
+  row; `*.tmp`/`*.part` names ignored), the path as the event's resource.
+
+It uses `$PREFECT_API_URL` when set. Otherwise it starts a local Prefect server (SQLite under
+`<lake>/.prefect`) on a free port of 127.0.0.1, points itself at it, and stops it on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ARRIVED = "uptake.file.arrived"
+DAILY_CRON = "0 6 * * *"
+MONTHLY_CRON = "0 7 2 * *"
+SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def prefect_api(lake: Path, timeout: float = 120) -> Iterator[str]:
+    """The Prefect API to use: $PREFECT_API_URL, or a local server started (and stopped) here."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        yield url
+        return
+    home = lake / ".prefect"
+    home.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "PREFECT_UI_ENABLED": "false"}
+    log = (home / "server.log").open("ab")
+    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local Prefect server did not start; see {home / 'server.log'}")
+            time.sleep(0.5)
+        os.environ["PREFECT_API_URL"] = url
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+class Watcher(threading.Thread):
+    """Emits `uptake.file.arrived` once per new complete file of the landing folder."""
+
+    def __init__(self, landing: Path, interval: float = 2.0):
+        super().__init__(daemon=True, name="landing-watcher")
+        self.landing, self.interval = landing, interval
+        self.seen: dict[str, tuple[int, int]] = {}
+        self.emitted: set[tuple[str, int, int]] = set()
+        self.stop = threading.Event()
+
+    def scan(self) -> list[str]:
+        """Files complete since the last scan (stable size and mtime across two scans)."""
+        ready = []
+        current: dict[str, tuple[int, int]] = {}
+        for p in sorted(self.landing.iterdir()) if self.landing.exists() else []:
+            if not p.is_file() or not p.name.endswith(SUFFIXES):
+                continue
+            st = p.stat()
+            sig = (st.st_size, st.st_mtime_ns)
+            current[str(p)] = sig
+            key = (str(p.resolve()), *sig)
+            if self.seen.get(str(p)) == sig and key not in self.emitted:
+                self.emitted.add(key)
+                ready.append(str(p.resolve()))
+        self.seen = current
+        return ready
+
+    def run(self) -> None:
+        from prefect.events import emit_event
+
+        while not self.stop.wait(self.interval):
+            for path in self.scan():
+                emit_event(event=ARRIVED, resource={"prefect.resource.id": f"uptake.file.{path}",
+                                                    "uptake.path": path})
+
+
+def serve(lake: str, landing: str, reference: str) -> int:
+    lake_dir = Path(lake).resolve()
+    with prefect_api(lake_dir) as url:
+        from prefect import serve as prefect_serve
+        from prefect.events import DeploymentEventTrigger
+
+        from flows.pipeline import ingest_arrival_flow, monthly_close_flow, pipeline_flow
+
+        params = {"lake": str(lake_dir), "reference": str(Path(reference).resolve())}
+        daily = pipeline_flow.to_deployment(name="daily", cron=DAILY_CRON,
+                                            parameters={"landing": str(Path(landing).resolve()), **params})
+        monthly = monthly_close_flow.to_deployment(name="monthly", cron=MONTHLY_CRON,
+                                                   parameters={"lake": str(lake_dir)})
+        arrival = ingest_arrival_flow.to_deployment(
+            name="on-file-arrival", parameters=params,
+            triggers=[DeploymentEventTrigger(expect={ARRIVED}, match={"prefect.resource.id": "uptake.file.*"},
+                                             parameters={"path": "{{ event.resource['uptake.path'] }}", **params})])
+        watcher = Watcher(Path(landing))
+        watcher.start()
+        print(f"uptake serve: Prefect API {url}; watching {Path(landing).resolve()}", flush=True)
+        try:
+            prefect_serve(daily, monthly, arrival, limit=1)
+        finally:
+            watcher.stop.set()
+    return 0
