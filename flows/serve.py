@@ -23,11 +23,16 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from pipelines.ingest import is_input
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
 
 ARRIVED = "uptake.file.arrived"
 DAILY_CRON = "0 6 * * *"
 MONTHLY_CRON = "0 7 2 * *"
-SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
 def _free_port() -> int:
@@ -92,7 +97,7 @@ class Watcher(threading.Thread):
         ready = []
         current: dict[str, tuple[int, int]] = {}
         for p in sorted(self.landing.iterdir()) if self.landing.exists() else []:
-            if not p.is_file() or not p.name.endswith(SUFFIXES):
+            if not p.is_file() or not is_input(p.name):
                 continue
             st = p.stat()
             sig = (st.st_size, st.st_mtime_ns)
@@ -134,7 +139,7 @@ def serve(lake: str, landing: str, reference: str) -> int:
         watcher.start()
         print(f"uptake serve: Prefect API {url}; watching {Path(landing).resolve()}", flush=True)
         try:
-            prefect_serve(daily, monthly, arrival, limit=1)
+            prefect_serve(*cast("list[RunnerDeployment]", [daily, monthly, arrival]), limit=1)
         finally:
             watcher.stop.set()
     return 0

@@ -301,6 +301,9 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
     offsets: list[tuple[int, int, int]] = []
     running: Counter[int] = Counter()
     for s in sorted(summaries, key=lambda s: (s["file_idx"], s["range_idx"])):
+        if s["range_idx"] < 0:  # a vendor file's items decided at translation: lines numbered at source
+            offsets.append((s["file_idx"], s["range_idx"], 0))
+            continue
         offsets.append((s["file_idx"], s["range_idx"], running[s["file_idx"]]))
         running[s["file_idx"]] += s.get("lines", 0)
     con.register("range_offsets", pa.table({
@@ -313,6 +316,12 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
         "source_file": pa.array([f["path"] for f in files], pa.string()),
     }))
     con.register("roster", roster)
+    # a vendor file's events were derived: their line in the derived file → the vendor record's line
+    maps = sorted((staging / "vendor").glob("*.lines.parquet")) if (staging / "vendor").exists() else []
+    if maps:
+        con.execute(f"create temp table vendor_lines as select * from read_parquet({_q_list(maps)})")
+    else:
+        con.execute("create temp table vendor_lines (file_idx int, derived_line bigint, source_line bigint)")
     has_events = any((staging / "events").glob("*.parquet"))
     has_q = any((staging / "quarantine").glob("*.parquet"))
     if has_events:
@@ -325,14 +334,17 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
         con.execute(f"""
             create temp table staged as
             select s.* exclude (actor_id), k.actor_key, s.actor_id as raw_actor_id,
-                   s.line_no + o.line_offset as source_line,
+                   s.line_no + o.line_offset as line,
+                   coalesce(v.source_line, s.line_no + o.line_offset) as source_line,
                    (s.file_idx::bigint << 40) + s.line_no + o.line_offset as pos,
                    {CONTENT_HASH}({content}) as content_hash
             from read_parquet({raw_glob}) s
             join range_offsets o using (file_idx, range_idx)
-            join pseudonyms k using (actor_id)""")
+            join pseudonyms k using (actor_id)
+            left join vendor_lines v on v.file_idx = s.file_idx and v.derived_line = s.line_no + o.line_offset""")
     else:
-        con.execute("""create view staged as select null::int as file_idx, null::bigint as source_line,
+        con.execute("""create view staged as select null::int as file_idx, null::bigint as line,
+                       null::bigint as source_line,
                        null::bigint as pos, null::varchar as event_id, null::ubigint as content_hash,
                        null::bigint as src_offset, null::bigint as src_length where false""")
     _prior_view(con, lake)
@@ -344,7 +356,7 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
           select event_id, min(pos) as pos, arg_min(content_hash, pos) as first_hash
           from staged group by event_id
         )
-        select s.file_idx, s.source_line, s.src_offset, s.src_length,
+        select s.file_idx, s.line, s.source_line, s.src_offset, s.src_length,
           case when coalesce(p.content_hash, f.first_hash) = s.content_hash then 'duplicate'
                else 'conflicting_duplicate' end as fate
         from staged s join first f using (event_id)
@@ -373,13 +385,13 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
               left join roster r on s.org_unit is null and s.raw_actor_id = r.actor_id
                 and s.occurred_at >= r.valid_from::timestamptz
                 and (r.valid_to is null or s.occurred_at < r.valid_to::timestamptz)
-              anti join not_landed n on n.file_idx = s.file_idx and n.source_line = s.source_line
+              anti join not_landed n on n.file_idx = s.file_idx and n.line = s.line
             ) to {_q(out / "events")} (format parquet, partition_by (tool, event_date), compression snappy,
                                       filename_pattern 'run-{run:06d}-{{i}}', overwrite_or_ignore)""",
                     {"run": run})
         con.execute(f"""
             copy (select event_id, content_hash from staged s
-                  anti join not_landed n on n.file_idx = s.file_idx and n.source_line = s.source_line)
+                  anti join not_landed n on n.file_idx = s.file_idx and n.line = s.line)
             to {_q(out / "index.parquet")} (format parquet)""")
         for p in sorted((out / "events").rglob("*.parquet")):
             moves.append((rel(p), str(Path("events") / p.relative_to(out / "events"))))
@@ -388,12 +400,16 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
     # quarantine: staged bad lines, plus conflicting duplicates read back from their source
     conflicts = con.execute("""select file_idx, source_line, src_offset, src_length from not_landed
                                where fate = 'conflicting_duplicate' order by file_idx, source_line""").fetchall()
-    con.register("conflicts", _read_back(conflicts, {f["file_idx"]: f["path"] for f in files}))
+    con.register("conflicts", _read_back(conflicts, {f["file_idx"]: f.get("read_path", f["path"]) for f in files}))
     parts = ["select file_idx, source_line, reason, raw_line from conflicts"]
     if has_q:
-        parts.insert(0, f"""select q.file_idx, q.line_no + o.line_offset as source_line, q.reason, q.raw_line
+        parts.insert(0, f"""select q.file_idx, case when q.range_idx < 0 then q.line_no
+                                   else coalesce(v.source_line, q.line_no + o.line_offset) end as source_line,
+                                   q.reason, q.raw_line
                             from read_parquet({_q(staging / "quarantine" / "*.parquet")}) q
-                            join range_offsets o using (file_idx, range_idx)""")
+                            join range_offsets o using (file_idx, range_idx)
+                            left join vendor_lines v on q.range_idx >= 0 and v.file_idx = q.file_idx
+                              and v.derived_line = q.line_no + o.line_offset""")
     q_out = out / "quarantine.parquet"
     con.execute(f"""
         copy (select $run::bigint as ingest_run, i.source_file, source_line, reason, raw_line,
@@ -478,20 +494,22 @@ def _file_counts(files: list[dict], summaries: list[dict], fates: dict[tuple[int
     out = []
     for f in files:
         rec: dict[str, Any] = {"path": f["path"], "sha256": f["sha256"], "bytes": f["bytes"],
-                               "already_ingested": f["already_ingested"]}
+                               "already_ingested": f["already_ingested"], "format": f.get("format", "events")}
         c: Counter[str] = Counter()
         reasons: Counter[str] = Counter()
         dropped: Counter[str] = Counter()
         for s in summaries:
             if s["file_idx"] == f["file_idx"]:
-                c.update({k: s.get(k, 0) for k in ("lines", "blank", "good")})
+                c.update({k: s.get(k, 0) for k in ("lines", "blank", "good", "duplicates", "records")})
                 reasons.update(s["by_reason"])
                 dropped.update(s["dropped_fields"])
         dup = fates.get((f["file_idx"], "duplicate"), 0)
         conflict = fates.get((f["file_idx"], "conflicting_duplicate"), 0)
         if conflict:
             reasons["conflicting_duplicate"] += conflict
-        rec.update(lines=c["lines"], landed=c["good"] - dup - conflict, duplicates=dup,
+        if rec["format"] != "events":
+            rec["records"] = c["records"]  # vendor records read; `lines` counts the items they became
+        rec.update(lines=c["lines"], landed=c["good"] - dup - conflict, duplicates=dup + c["duplicates"],
                    quarantined=sum(reasons.values()), blank=c["blank"],
                    by_reason=dict(sorted(reasons.items())), dropped_fields=dict(sorted(dropped.items())))
         out.append(rec)
@@ -512,13 +530,21 @@ def _total(per_file: list[dict]) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- the command
+# what a folder's files must end with to be read: event files, and vendor exports (told by their content)
+INPUT_SUFFIXES = tuple(s + gz for s in (".jsonl", ".ndjson", ".json", ".csv") for gz in ("", ".gz"))
+
+
+def is_input(name: str) -> bool:
+    return not name.startswith(".") and name.lower().endswith(INPUT_SUFFIXES)
+
+
 def list_inputs(paths: Sequence[str | Path]) -> list[Path]:
-    """Files named, and the `*.jsonl` / `*.jsonl.gz` of folders named, in path order."""
+    """Files named, and the input files of folders named (`*.jsonl[.gz]`, and vendor exports
+    `*.ndjson`, `*.json`, `*.csv`, gzipped or not), in path order."""
     out: set[Path] = set()
     for p in map(Path, paths):
         if p.is_dir():
-            out.update(x for x in p.iterdir() if x.is_file() and (x.name.endswith(".jsonl")
-                                                                   or x.name.endswith(".jsonl.gz")))
+            out.update(x for x in p.iterdir() if x.is_file() and is_input(x.name))
         elif p.is_file():
             out.add(p)
         else:
@@ -540,9 +566,20 @@ def _watch(staging: Path, bar: Progress, stop: threading.Event) -> None:
 
 def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path | None = None,
            beam_args: Sequence[str] = (), progress: bool | None = None, now: dt.datetime | None = None,
-           wait: bool = False) -> dict[str, Any]:
-    """Ingest files into the lake; returns the SPEC §5 summary. Raises IngestError on operational failure."""
+           wait: bool = False, fmt: str = "auto") -> dict[str, Any]:
+    """Ingest files into the lake; returns the SPEC §5 summary. Raises IngestError on operational failure.
+
+    `fmt`: `auto` tells each file's format from its first bytes; `events` (SPEC §2) or a vendor format
+    (`pipelines/vendors`) applies to every file."""
+    from pipelines import vendors
+
+    if fmt not in vendors.FORMATS:
+        raise IngestError(f"unknown format {fmt!r}: one of {', '.join(vendors.FORMATS)}")
     inputs = list_inputs(paths)
+    try:
+        formats = [fmt if fmt != "auto" else vendors.detect(p) for p in inputs]
+    except vendors.VendorError as exc:
+        raise IngestError(str(exc)) from exc
     lk = Lake(lake)
     roster_csv = None
     if reference:
@@ -565,7 +602,7 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             for i, p in enumerate(inputs):
                 digest = file_sha256(p)
                 files.append({"file_idx": i, "path": str(p), "sha256": digest, "bytes": p.stat().st_size,
-                              "already_ingested": digest in known or digest in seen})
+                              "already_ingested": digest in known or digest in seen, "format": formats[i]})
                 seen.add(digest)
             todo = [f for f in files if not f["already_ingested"]]
             if not todo:
@@ -577,7 +614,11 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             staging.mkdir(parents=True, exist_ok=True)
             os.chmod(staging, 0o700)
             started = dt.datetime.now(dt.UTC)
-            ranges = [r for f in todo for r in plan_ranges(f["file_idx"], f["path"], RANGE_BYTES)]
+            if any(f["format"] != "events" for f in todo):
+                clock = time.perf_counter()
+                _translate_vendor_files(todo, staging, reference, key)
+                phases["translate_vendor_s"] = time.perf_counter() - clock
+            ranges = [r for f in todo for r in plan_ranges(f["file_idx"], f.get("read_path", f["path"]), RANGE_BYTES)]
             bar = Progress("ingest", enabled=progress, unit="lines")
             stop = threading.Event()
             watcher = threading.Thread(target=_watch, args=(staging, bar, stop), daemon=True)
@@ -599,9 +640,56 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
         raise IngestError(str(exc)) from exc
 
 
+def _translate_vendor_files(todo: list[dict[str, Any]], staging: Path, reference: str | Path | None,
+                            key: bytes) -> None:
+    """Vendor exports → derived event files in staging (read by the pipeline like any event file), plus
+    what translation decided itself: records quarantined whole, blank records, superseded copies."""
+    from pipelines import vendors
+    from schemas.reference import ReferenceError
+
+    if reference is None:
+        raise IngestError("vendor exports need the reference folder (identities.csv maps their users to actors): "
+                          "pass --reference")
+    try:
+        mapping = vendors.load_mapping(reference, key)
+    except ReferenceError as exc:
+        raise IngestError(f"bad vendor reference data:\n{exc}") from exc
+    chosen = [(f["file_idx"], f["path"], f["format"]) for f in todo if f["format"] != "events"]
+    try:
+        done = vendors.translate(chosen, mapping, staging / "vendor")
+    except (OSError, vendors.VendorError) as exc:
+        raise IngestError(f"cannot read vendor export: {exc}") from exc
+    for f in todo:
+        t = done.get(f["file_idx"])
+        if t is None:
+            continue
+        idx = f["file_idx"]
+        f["read_path"] = str(staging / "vendor" / f"f{idx:05d}.jsonl")
+        _write(pa.table({
+            "file_idx": pa.array([idx] * len(t.line_map), pa.int32()),
+            "derived_line": pa.array(range(1, len(t.line_map) + 1), pa.int64()),
+            "source_line": pa.array(t.line_map, pa.int64()),
+        }), staging / "vendor" / f"f{idx:05d}.lines.parquet")
+        if t.quarantine:
+            _write(pa.table({
+                "line_no": pa.array([x[0] for x in t.quarantine], pa.int64()),
+                "reason": pa.array([x[1] for x in t.quarantine], pa.string()),
+                "raw_line": pa.array([x[2] for x in t.quarantine], pa.binary()),
+                "file_idx": pa.array([idx] * len(t.quarantine), pa.int32()),
+                "range_idx": pa.array([-1] * len(t.quarantine), pa.int32()),
+            }), staging / "quarantine" / f"f{idx:05d}-vendor.parquet", restricted=True)
+        summary = {"file_idx": idx, "path": f["path"], "range_idx": -1, "start": 0, "end": None,
+                   "lines": len(t.quarantine) + t.blank + t.superseded, "blank": t.blank, "good": 0,
+                   "duplicates": t.superseded, "records": t.records,
+                   "by_reason": dict(Counter(x[1] for x in t.quarantine)), "dropped_fields": dict(t.dropped_fields)}
+        path = staging / "ranges" / f"f{idx:05d}-vendor.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary))
+
+
 def _public(per_file: list[dict]) -> list[dict]:
-    keys = ("path", "already_ingested", *COUNT_KEYS, "by_reason", "dropped_fields")
-    return [{k: f[k] for k in keys} for f in per_file]
+    keys = ("path", "format", "records", "already_ingested", *COUNT_KEYS, "by_reason", "dropped_fields")
+    return [{k: f[k] for k in keys if k in f} for f in per_file]
 
 
 def _root_cause(exc: BaseException) -> str:

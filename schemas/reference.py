@@ -127,6 +127,24 @@ TABLES: tuple[Table, ...] = (
         (Column("actor_id"), Column("system"), Column("external_id")),
         key=("system", "external_id"),
         optional=True,
+        doc="vendor identities (login, UPN, e-mail, agent username) of roster actors",
+    ),
+    Table(
+        "vendor_mapping.csv",
+        (
+            Column("system", doc="github, m365, viva, chatgpt, amazon_connect or otel"),
+            Column("kind", "enum", enum=("assist", "queue", "setting")),
+            Column("vendor_key", doc="feature, app, operation or queue name as the vendor writes it; * = any other"),
+            Column("app", required=False, doc="assist: the event's app (minutes_per_action keys on it)"),
+            Column("action", required=False, doc="assist: the event's action"),
+            Column("capability", required=False, doc="assist and queue: the capability governance keys on"),
+            Column("workflow", required=False, doc="queue: the workflow of workflows.csv"),
+            Column("org_unit", required=False, doc="queue: the org unit; empty = the agent's unit in the roster"),
+            Column("value", required=False, doc="setting: its value"),
+        ),
+        key=("system", "kind", "vendor_key"),
+        optional=True,
+        doc="how vendor exports map to events; rows here override the defaults of schemas/vendor_mapping.csv",
     ),
 )
 
@@ -263,6 +281,7 @@ def _cross_checks(folder: Path, tables: dict[str, pa.Table]) -> list[str]:
     check_units("governance", "scope_org_unit", wildcard=True)
     check_units("licenses", "org_unit")
     check_units("targets", "org_unit")
+    check_units("vendor_mapping", "org_unit")
     for name, lo, hi in (("roster", "valid_from", "valid_to"), ("governance", "effective_from", "effective_to")):
         t = tables[name]
         for i, (a, b) in enumerate(zip(t.column(lo).to_pylist(), t.column(hi).to_pylist(), strict=True), start=2):

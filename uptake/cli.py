@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from pipelines.vendors import FORMATS
 from uptake.config import lake_path
 
 
@@ -21,6 +22,10 @@ def _generate(args: argparse.Namespace) -> int:
     except GenerateError as exc:
         print(f"uptake generate: {exc}", file=sys.stderr)
         return 1
+    if args.vendor_exports:
+        from uptake.vendor_samples import write_vendor_exports
+
+        write_vendor_exports(args.out, seed=args.seed)
     seconds = time.monotonic() - started
     t = truth["totals"]
     print(json.dumps({
@@ -39,7 +44,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
     try:
         summary = ingest(args.paths, lake=lake_path(args.lake), reference=args.reference,
-                         beam_args=args.beam_args, progress=None)
+                         beam_args=args.beam_args, progress=None, fmt=args.fmt)
     except IngestError as exc:
         print(f"uptake ingest: {exc}", file=sys.stderr)
         return 1
@@ -121,14 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--months", type=int, default=6, help="months of events (default 6)")
     p.add_argument("--people", type=int, default=600, help="head count, at least 300 (default 600)")
     p.add_argument("--end", default="2026-10", help="last month generated, YYYY-MM (default 2026-10)")
+    p.add_argument("--vendor-exports", action="store_true",
+                   help="also write vendor/ (GitHub, M365, Viva, ChatGPT, Amazon Connect, OTel exports) and "
+                        "reference/identities.csv and vendor_mapping.csv")
     p.add_argument("--volume", type=float, default=1.0,
                    help="events per person relative to the default (default 1.0); for benchmarks")
     p.set_defaults(run=_generate)
 
     p = sub.add_parser("ingest", help="validate, quarantine, dedupe, pseudonymize and land events as Parquet")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="a .jsonl/.jsonl.gz file or a folder of them")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a file or a folder: event files (.jsonl[.gz]) and vendor exports (.ndjson, .json, .csv)")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
-    p.add_argument("--reference", help="reference folder whose roster fills absent org units (optional)")
+    p.add_argument("--reference", help="reference folder: the roster fills absent org units; identities.csv and "
+                   "vendor_mapping.csv map vendor exports (needed for them)")
+    p.add_argument("--format", dest="fmt", default="auto", choices=FORMATS,
+                   help="input format; auto (default) tells each file's format from its first bytes")
     p.epilog = "Apache Beam pipeline options go after `--`, e.g. uptake ingest landing/ -- --runner=DaskRunner"
     p.set_defaults(run=_ingest)
 

@@ -647,7 +647,6 @@ def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
     _write_reference(out, p, month_starts, end, go_live)
     bar.advance()
 
-    # Event ids: a keyed permutation of the row number, rendered per source.
     # Event ids: a keyed permutation of the row number, rendered in SQL as `<source prefix>-<16 hex>`.
     n = ev.num_rows
     order = rng.permutation(n).astype(np.uint64)
