@@ -1,0 +1,168 @@
+"""Vendor exports in: each format's fixture (vendor field names as documented, with malformed and partial
+records) lands what it should, quarantines the rest with a reason, and accounts for every item."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.ingest import IngestError, ingest
+from pipelines.vendors import detect
+
+FIXTURES = Path(__file__).parent / "vendor_fixtures"
+COUNTS = ("lines", "landed", "duplicates", "quarantined", "blank")
+
+
+@pytest.fixture(scope="module")
+def vendor_reference(small_org: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The small organization's reference data plus identities for the fixtures' users and the queue mapping."""
+    ref = tmp_path_factory.mktemp("vendor_ref")
+    for f in (small_org / "reference").iterdir():
+        shutil.copy(f, ref / f.name)
+    with (ref / "roster.csv").open() as fh:
+        roster = [r for r in csv.DictReader(fh) if not r["valid_to"]]
+    office = [r["actor_id"] for r in roster if r["org_unit"].startswith("CS-")]
+    agents = [r["actor_id"] for r in roster if r["role"] == "contact_center_agent" and r["org_unit"].startswith("CC-MEM")]
+    who = {"alice": office[0], "bob": office[1], "dave": office[2], "ann": office[3], "ben": office[4],
+           "cy": office[5], "agent_ann": agents[0], "agent_ben": agents[1]}
+    rows = [("alice", "github", "alice-hc"), ("bob", "github", "bob-hc"), ("dave", "github", "dave-hc")]
+    for p in ("ann", "ben", "cy"):
+        email = {"ann": "ann.lee", "ben": "ben.ortiz", "cy": "cy.park"}[p] + "@meridian.example"
+        rows += [(p, "m365", email), (p, "viva", email), (p, "chatgpt", email), (p, "otel", email)]
+    rows += [("agent_ann", "amazon_connect", "agent.ann"), ("agent_ben", "amazon_connect", "agent.ben")]
+    with (ref / "identities.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["actor_id", "system", "external_id"])
+        w.writerows((who[p], s, x) for p, s, x in rows)
+    (ref / "vendor_mapping.csv").write_text(
+        "system,kind,vendor_key,app,action,capability,workflow,org_unit,value\n"
+        "amazon_connect,queue,Member Services,,,call_summarization.contact_lens.summary,call_summary,,\n")
+    return ref, who
+
+
+@pytest.fixture(scope="module")
+def landed(vendor_reference, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+    """(lake, first run's summary, second run's summary): the fixtures, then the re-downloaded exports."""
+    ref, _ = vendor_reference
+    lake = tmp_path_factory.mktemp("vendor_lake")
+    first = ingest([FIXTURES], lake=lake, reference=ref, progress=False)
+    second = ingest([FIXTURES / "later"], lake=lake, reference=ref, progress=False)
+    return lake, first, second
+
+
+def _file(summary: dict, name: str) -> dict:
+    return next(f for f in summary["files"] if Path(f["path"]).name == name)
+
+
+def _events(lake: Path, where: str = "true") -> list[dict]:
+    rel = duckdb.sql(f"select * from read_parquet('{lake}/events/**/*.parquet', hive_partitioning = true) "
+                     f"where {where} order by occurred_at, event_id")
+    return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+
+
+@pytest.mark.parametrize("name, fmt, expected, reasons", [
+    # alice: 4 accepted + 6 discarded completions, agent 1 accepted + 2 discarded + 2 prompts = 5 events (and
+    # their exact re-send on the last line = 5 duplicates); bob: 1 (5 of 5 accepted) + unknown feature;
+    # blank line and dave's idle day blank; mallory unknown; a truncated line; a bad day; no user_login
+    ("github_copilot_users_1_day.ndjson", "github_copilot", dict(lines=18, landed=6, duplicates=5, quarantined=5,
+     blank=2), {"vendor_mapping:unknown_feature": 1, "vendor_mapping:unknown_identity": 1, "malformed_json": 1,
+                "vendor_mapping:invalid_value:day": 1, "vendor_mapping:missing_field:user_login": 1}),
+    # Ann: Teams and Word days land, Edge has no mapping; Ben idle; a guest; a bad date; a concealed user
+    ("m365_copilot_usage_2026-10-06.json", "m365_copilot_usage", dict(lines=7, landed=2, duplicates=0,
+     quarantined=4, blank=1), {"vendor_mapping:unknown_app": 1, "vendor_mapping:unknown_identity": 1,
+                               "vendor_mapping:invalid_value:excelcopilotlastactivitydate": 1,
+                               "vendor_mapping:missing_field:userPrincipalName": 1}),
+    # Ann's week: Teams, Outlook, Copilot chat (3 events); Ben idle; a non-number; Whiteboard unmapped;
+    # a guest; a row in Latin-1; a cut row
+    ("viva_person_query_2026-10.csv", "viva_copilot", dict(lines=9, landed=3, duplicates=0, quarantined=5,
+     blank=1), {"vendor_mapping:invalid_value:Copilot_actions_taken_in_Word": 1, "vendor_mapping:unknown_app": 1,
+                "vendor_mapping:unknown_identity": 1, "invalid_utf8": 1, "vendor_mapping:wrong_column_count": 1}),
+    # Ann 42 messages; Ben none; a guest; no period; a negative count
+    ("chatgpt_user_engagement_2026-10.csv", "chatgpt_enterprise", dict(lines=5, landed=1, duplicates=0,
+     quarantined=3, blank=1), {"vendor_mapping:unknown_identity": 1, "vendor_mapping:invalid_value:period_start": 1,
+                               "vendor_mapping:invalid_value:messages": 1}),
+    # c-0001 three times (newest wins: 2 duplicates), c-0005 lands; c-0002 never reached an agent;
+    # unmapped queue, unknown agent, an array
+    ("amazon_connect_ctr.jsonl", "amazon_connect", dict(lines=8, landed=2, duplicates=2, quarantined=3, blank=1),
+     {"vendor_mapping:unknown_queue": 1, "vendor_mapping:unknown_identity": 1, "not_an_object": 1}),
+    # one chat span lands; an HTTP span is blank; no user; an unmapped operation; a guest; a bad end time
+    ("otel_genai_spans.json", "otel_genai", dict(lines=6, landed=1, duplicates=0, quarantined=4, blank=1),
+     {"vendor_mapping:missing_field:enduser.id": 1, "vendor_mapping:unknown_operation": 1,
+      "vendor_mapping:unknown_identity": 1, "vendor_mapping:invalid_value:endTimeUnixNano": 1}),
+])
+def test_each_format_accounts_for_every_item(landed, name, fmt, expected, reasons):
+    _, first, _ = landed
+    f = _file(first, name)
+    assert f["format"] == fmt
+    assert {k: f[k] for k in COUNTS} == expected
+    assert f["lines"] == f["landed"] + f["duplicates"] + f["quarantined"] + f["blank"]
+    assert f["by_reason"] == reasons
+    assert detect(FIXTURES / name) == fmt
+
+
+def test_events_carry_what_the_vendor_said(landed, vendor_reference):
+    lake, _, _ = landed
+    _, who = vendor_reference
+    gh = _events(lake, "source = 'github-copilot-metrics' and occurred_at < '2026-10-02'")
+    got = sorted((e["action"], e["outcome"], e["count"]) for e in gh)
+    assert got == sorted([("complete", "accepted", 4), ("complete", "discarded", 6), ("agent", "accepted", 1),
+                          ("agent", "discarded", 2), ("prompt", None, 2), ("complete", "accepted", 5)])
+    assert all(e["app"] == "github_copilot" and e["org_unit"].startswith("CS-") for e in gh)
+    calls = {e["work_item_id"]: e for e in _events(lake, "event_type = 'call_completed'")}
+    assert set(calls) == {"c-0001", "c-0005"}
+    assert calls["c-0001"]["acw_seconds"] == 120  # the newest copy, not the first with its ACW still open
+    assert calls["c-0001"]["handle_seconds"] == 360  # 300 s interaction + 60 s hold
+    assert calls["c-0001"]["ai_summary_offered"] is True  # the contact attribute
+    assert calls["c-0005"]["ai_summary_offered"] is True  # Contact Lens post-contact summary
+    assert calls["c-0001"]["workflow"] == "call_summary"
+    assert str(calls["c-0001"]["occurred_at"]).startswith("2026-10-06 14:06:40")
+    viva = {e["app"]: e["count"] for e in _events(lake, "source = 'viva-insights-person-query'")}
+    assert viva == {"teams": 3, "outlook": 2, "chat": 1}
+    assert [e["count"] for e in _events(lake, "source = 'chatgpt-enterprise-engagement'")] == [42]
+
+
+def test_a_redownloaded_overlapping_export_lands_nothing_twice(landed):
+    lake, _, second = landed
+    gh = _file(second, "github_copilot_users_1_day_redownload.ndjson")
+    assert (gh["landed"], gh["duplicates"]) == (1, 5)  # Oct 1 again: 5 duplicates; Oct 2 is new
+    m365 = _file(second, "m365_copilot_usage_2026-10-07.csv")
+    # the next day's pull, as the CSV download: Ann's Word day again; Ann's Teams and Ben's Outlook days new
+    assert (m365["lines"], m365["landed"], m365["duplicates"]) == (3, 2, 1)
+    ids = [e["event_id"] for e in _events(lake)]
+    assert len(ids) == len(set(ids))
+    again = ingest([FIXTURES], lake=lake, reference=None, progress=False)
+    assert again["total"]["already_ingested"] == len(again["files"])
+
+
+def test_no_identity_or_content_lands(landed):
+    lake, _, _ = landed
+    text = json.dumps(_events(lake), default=str)
+    for secret in ("alice-hc", "ann.lee", "meridian.example", "agent.ann", "SECRET-PHI", "Jane Roe", "claim 123"):
+        assert secret not in text
+    q = duckdb.sql(f"select reason, raw_line::varchar as raw from read_parquet('{lake}/quarantine/*.parquet')")
+    assert "SECRET-PHI" not in json.dumps(q.fetchall())  # content is stripped even from quarantined spans
+    summary = _file(landed[1], "otel_genai_spans.json")
+    assert summary["dropped_fields"] == {"gen_ai.input.messages": 2, "gen_ai.output.messages": 2,
+                                         "gen_ai.system_instructions": 1}
+    assert _file(landed[1], "amazon_connect_ctr.jsonl")["dropped_fields"] == {"Attributes": 5}
+
+
+def test_formats_are_told_apart_or_named(tmp_path: Path, small_org: Path):
+    plain = next((small_org / "landing").glob("*.jsonl*"))
+    assert detect(plain) == "events"
+    odd = tmp_path / "notes.csv"
+    odd.write_text("a,b\n1,2\n")
+    with pytest.raises(IngestError, match="cannot tell its format"):
+        ingest([odd], lake=tmp_path / "lake", progress=False)
+    with pytest.raises(IngestError, match="need the reference folder"):
+        ingest([FIXTURES / "chatgpt_user_engagement_2026-10.csv"], lake=tmp_path / "lake", progress=False)
+    forced = ingest([FIXTURES / "chatgpt_user_engagement_2026-10.csv"], lake=tmp_path / "lake2", progress=False,
+                    reference=small_org / "reference", fmt="chatgpt_enterprise")
+    # no identities.csv: nobody is guessed; every user with messages is quarantined as unknown
+    assert forced["total"]["by_reason"]["vendor_mapping:unknown_identity"] == 2
+    assert forced["total"]["landed"] == 0
