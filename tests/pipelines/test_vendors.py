@@ -27,7 +27,8 @@ def vendor_reference(small_org: Path, tmp_path_factory: pytest.TempPathFactory) 
     with (ref / "roster.csv").open() as fh:
         roster = [r for r in csv.DictReader(fh) if not r["valid_to"]]
     office = [r["actor_id"] for r in roster if r["org_unit"].startswith("CS-")]
-    agents = [r["actor_id"] for r in roster if r["role"] == "contact_center_agent" and r["org_unit"].startswith("CC-MEM")]
+    agents = [r["actor_id"] for r in roster
+              if r["role"] == "contact_center_agent" and r["org_unit"].startswith("CC-MEM")]
     who = {"alice": office[0], "bob": office[1], "dave": office[2], "ann": office[3], "ben": office[4],
            "cy": office[5], "agent_ann": agents[0], "agent_ben": agents[1]}
     rows = [("alice", "github", "alice-hc"), ("bob", "github", "bob-hc"), ("dave", "github", "dave-hc")]
@@ -133,6 +134,10 @@ def test_a_redownloaded_overlapping_export_lands_nothing_twice(landed):
     m365 = _file(second, "m365_copilot_usage_2026-10-07.csv")
     # the next day's pull, as the CSV download: Ann's Word day again; Ann's Teams and Ben's Outlook days new
     assert (m365["lines"], m365["landed"], m365["duplicates"]) == (3, 2, 1)
+    ctr = _file(second, "amazon_connect_ctr_update.jsonl")
+    # c-0001 re-delivered as landed: a duplicate; c-0005 updated after it landed: landed events are
+    # immutable, so the update is quarantined where it can be seen and replayed
+    assert (ctr["duplicates"], ctr["by_reason"]) == (1, {"conflicting_duplicate": 1})
     ids = [e["event_id"] for e in _events(lake)]
     assert len(ids) == len(set(ids))
     again = ingest([FIXTURES], lake=lake, reference=None, progress=False)
