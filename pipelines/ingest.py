@@ -657,7 +657,7 @@ def _translate_vendor_files(todo: list[dict[str, Any]], staging: Path, reference
     chosen = [(f["file_idx"], f["path"], f["format"]) for f in todo if f["format"] != "events"]
     try:
         done = vendors.translate(chosen, mapping, staging / "vendor")
-    except (OSError, vendors.VendorError) as exc:
+    except (OSError, EOFError, vendors.VendorError) as exc:
         raise IngestError(f"cannot read vendor export: {exc}") from exc
     for f in todo:
         t = done.get(f["file_idx"])

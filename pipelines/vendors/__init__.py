@@ -77,8 +77,12 @@ def head_text(path: str | Path) -> str:
     with open(path, "rb") as fh:
         magic = fh.read(2)
     opener = gzip.open if magic == b"\x1f\x8b" else open
-    with opener(path, "rb") as fh:
-        return fh.read(SNIFF_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff")
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except (OSError, EOFError):  # a broken gzip: nothing to tell; reading it for real reports the error
+        return ""
+    return head.decode("utf-8", errors="replace").lstrip("\ufeff")
 
 
 def _line_record(line_no: int, raw: bytes) -> Record:
@@ -119,12 +123,12 @@ def json_records(path: str | Path, containers: tuple[str, ...] = ()) -> Iterator
             raw = json.dumps(v, separators=(",", ":")).encode()
             yield Record(i, raw, v) if isinstance(v, dict) else Record(i, raw, reason="not_an_object")
         return
-    for i, raw in enumerate(data.split(b"\n"), start=1):
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the empty piece after a final newline is not a line
+    for i, raw in enumerate(lines, start=1):
         raw = raw.rstrip(b"\r")
-        if i == 1:
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
-        if raw or i < data.count(b"\n") + 1:  # the empty piece after a final newline is not a line
-            yield _line_record(i, raw)
+        yield _line_record(i, raw.removeprefix(b"\xef\xbb\xbf") if i == 1 else raw)
 
 
 def csv_records(path: str | Path) -> Iterator[Record]:
@@ -145,7 +149,15 @@ def csv_records(path: str | Path) -> Iterator[Record]:
 
     reader = csv.reader(lines())
     header: list[str] | None = None
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:  # e.g. a NUL byte: this row only
+            n = reader.line_num
+            yield Record(n, physical[n - 1] if 0 < n <= len(physical) else b"", reason="vendor_mapping:unreadable_csv")
+            continue
         n = reader.line_num
         if n in bad:
             yield Record(n, bad[n], reason="invalid_utf8")
@@ -312,6 +324,12 @@ def detect(path: str | Path) -> str:
 
 
 # ------------------------------------------------------------------------------------------ translate
+def _records(a: Adapter, path: str) -> Iterator[Record]:
+    try:
+        yield from a.records(path)
+    except (OSError, EOFError) as exc:  # unreadable as a whole (a truncated gzip): nothing is half-landed
+        raise VendorError(f"{path}: {exc}") from exc
+
 @dataclass
 class Translated:
     """A vendor file turned into derived events, plus what was decided without them."""
@@ -328,7 +346,8 @@ class Translated:
 
 
 def translate(files: list[tuple[int, str, str]], m: Mapping, out_dir: Path) -> dict[int, Translated]:
-    """Translate vendor files (file_idx, path, format), in path order, each to `out_dir/fNNNNN.jsonl`."""
+    """Translate vendor files (file_idx, path, format), in path order, each to `out_dir/fNNNNN.jsonl`.
+    A file that cannot be read (a broken gzip) raises VendorError naming it."""
     table = adapters()
     out_dir.mkdir(parents=True, exist_ok=True)
     # Records delivered more than once and updated (contact records): the newest copy in the run wins.
@@ -338,7 +357,7 @@ def translate(files: list[tuple[int, str, str]], m: Mapping, out_dir: Path) -> d
         if pick is None:
             continue
         best = newest.setdefault(fmt, {})
-        for rec in table[fmt].records(path):
+        for rec in _records(table[fmt], path):
             k = pick(rec)
             if k is not None:
                 ident, version = k
@@ -352,7 +371,7 @@ def translate(files: list[tuple[int, str, str]], m: Mapping, out_dir: Path) -> d
         pick = getattr(a, "version_key", None)
         tmp = out_dir / f"f{idx:05d}.jsonl.tmp"
         with open(tmp, "wb") as out:
-            for rec in a.records(path):
+            for rec in _records(a, path):
                 t.records += 1
                 if rec.blank:
                     t.blank += 1

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipelines.vendors import Item, Mapping, Record, json_records
+from pipelines.vendors import SCHEMA_VERSION, Item, Mapping, Record, json_records
 
 SOURCE = "amazon-connect-ctr"
 TRUE = {"true", "yes", "1", "y", "offered"}
@@ -107,7 +107,7 @@ class AmazonConnect:
             yield q("vendor_mapping:unknown_identity")
             return
         ev: dict[str, Any] = {
-            "schema_version": "1.0",
+            "schema_version": SCHEMA_VERSION,
             "event_id": m.event_id(self.system, contact),
             "occurred_at": ended.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
             "source": SOURCE,

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipelines.vendors import Item, Mapping, Record, json_records
+from pipelines.vendors import Item, Mapping, Record, assist_event, json_records
 
 SOURCE = "otel-genai"
 CONTENT_ATTRIBUTES = frozenset({
@@ -124,16 +124,6 @@ class OtelGenAI:
         if actor is None:
             yield q("vendor_mapping:unknown_identity")
             return
-        yield Item(line, "event", {
-            "schema_version": "1.0",
-            "event_id": m.event_id(self.system, trace, span_id),
-            "occurred_at": ended.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-            "source": str(resource.get("service.name") or SOURCE),
-            "tool": "copilot",
-            "event_type": "assist",
-            "actor_id": actor,
-            "capability": row["capability"],
-            "app": row["app"],
-            "action": row["action"],
-            "count": 1,
-        })
+        occurred = ended.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        source = str(resource.get("service.name") or SOURCE)
+        yield Item(line, "event", assist_event(m, self.system, (trace, span_id), occurred, source, actor, row, 1))

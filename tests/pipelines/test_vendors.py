@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from pipelines.ingest import IngestError, ingest
+from pipelines.lake import Lake
 from pipelines.vendors import detect
 
 FIXTURES = Path(__file__).parent / "vendor_fixtures"
@@ -166,6 +167,12 @@ def test_formats_are_told_apart_or_named(tmp_path: Path, small_org: Path):
         ingest([odd], lake=tmp_path / "lake", progress=False)
     with pytest.raises(IngestError, match="need the reference folder"):
         ingest([FIXTURES / "chatgpt_user_engagement_2026-10.csv"], lake=tmp_path / "lake", progress=False)
+    broken = tmp_path / "engagement.csv.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(IngestError, match="engagement.csv.gz: Compressed file ended"):
+        ingest([broken], lake=tmp_path / "lake", progress=False, reference=small_org / "reference",
+               fmt="chatgpt_enterprise")
+    assert Lake(tmp_path / "lake").committed_runs() == []  # nothing half-landed
     forced = ingest([FIXTURES / "chatgpt_user_engagement_2026-10.csv"], lake=tmp_path / "lake2", progress=False,
                     reference=small_org / "reference", fmt="chatgpt_enterprise")
     # no identities.csv: nobody is guessed; every user with messages is quarantined as unknown
