@@ -227,12 +227,16 @@ def stage_range(r: Range, staging: Path, validator: BlockValidator, block_bytes:
         reasons.update(counts["by_reason"])
         dropped.update(counts["dropped_fields"])
     summary = {**asdict(r), **dict(total), "by_reason": dict(reasons), "dropped_fields": dict(dropped)}
-    path = staging / "ranges" / f"f{r.file_idx:05d}-r{r.range_idx:05d}.json"
+    _write_summary(summary, staging / "ranges" / f"f{r.file_idx:05d}-r{r.range_idx:05d}.json")
+    return summary
+
+
+def _write_summary(summary: dict, path: Path) -> None:
+    """A range's counts, written whole or not at all (the commit and the progress bar read them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(summary))
     os.replace(tmp, path)
-    return summary
 
 
 def _write(table: pa.Table, path: Path, restricted: bool = False) -> None:
@@ -403,8 +407,8 @@ def _commit_run(lake: Lake, run: int, staging: Path, files: list[dict], started:
     con.register("conflicts", _read_back(conflicts, {f["file_idx"]: f.get("read_path", f["path"]) for f in files}))
     parts = ["select file_idx, source_line, reason, raw_line from conflicts"]
     if has_q:
-        parts.insert(0, f"""select q.file_idx, case when q.range_idx < 0 then q.line_no
-                                   else coalesce(v.source_line, q.line_no + o.line_offset) end as source_line,
+        # a vendor file's own quarantine (range -1, offset 0) is numbered at source already
+        parts.insert(0, f"""select q.file_idx, coalesce(v.source_line, q.line_no + o.line_offset) as source_line,
                                    q.reason, q.raw_line
                             from read_parquet({_q(staging / "quarantine" / "*.parquet")}) q
                             join range_offsets o using (file_idx, range_idx)
@@ -682,9 +686,7 @@ def _translate_vendor_files(todo: list[dict[str, Any]], staging: Path, reference
                    "lines": len(t.quarantine) + t.blank + t.superseded, "blank": t.blank, "good": 0,
                    "duplicates": t.superseded, "records": t.records,
                    "by_reason": dict(Counter(x[1] for x in t.quarantine)), "dropped_fields": dict(t.dropped_fields)}
-        path = staging / "ranges" / f"f{idx:05d}-vendor.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(summary))
+        _write_summary(summary, staging / "ranges" / f"f{idx:05d}-vendor.json")
 
 
 def _public(per_file: list[dict]) -> list[dict]:

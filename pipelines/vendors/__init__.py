@@ -53,6 +53,10 @@ class Record:
     reason: str | None = None  # set when the record could not even be parsed
     blank: bool = False
 
+    def quarantine(self, reason: str) -> Item:
+        """This record, quarantined whole with `reason`."""
+        return quarantined(self.line, reason, self.raw)
+
 
 @dataclass
 class Item:
@@ -63,6 +67,10 @@ class Item:
     event: dict[str, Any] | None = None
     reason: str | None = None
     raw: bytes = b""
+
+
+def quarantined(line: int, reason: str, raw: bytes) -> Item:
+    return Item(line, "quarantine", reason=reason, raw=raw)
 
 
 def open_bytes(path: str | Path) -> bytes:
@@ -288,7 +296,6 @@ def as_count(value: Any) -> int | None:
 class Adapter(Protocol):
     name: str
     system: str
-    doc: str
 
     def detect(self, head: str, suffix: str) -> bool: ...
     def records(self, path: str | Path) -> Iterator[Record]: ...
@@ -337,7 +344,6 @@ class Translated:
     file_idx: int
     format: str
     records: int = 0
-    events: int = 0
     blank: int = 0
     superseded: int = 0
     quarantine: list[tuple[int, str, bytes]] = field(default_factory=list)  # (line, reason, raw)
@@ -388,7 +394,6 @@ def translate(files: list[tuple[int, str, str]], m: Mapping, out_dir: Path) -> d
                     if item.kind == "event":
                         assert item.event is not None
                         out.write(json.dumps(item.event, separators=(",", ":")).encode() + b"\n")
-                        t.events += 1
                         t.line_map.append(item.line)
                     elif item.kind == "quarantine":
                         t.quarantine.append((item.line, item.reason or "vendor_mapping:unmapped", item.raw))

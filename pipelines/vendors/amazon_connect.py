@@ -47,7 +47,6 @@ def _seconds(value: Any) -> float | None:
 class AmazonConnect:
     name = "amazon_connect"
     system = "amazon_connect"
-    doc = "Amazon Connect contact trace records (JSON lines or a JSON array)"
 
     def detect(self, head: str, suffix: str) -> bool:
         return bool(re.search(r'"ContactId"\s*:', head) and re.search(r'"InitiationTimestamp"\s*:', head))
@@ -65,7 +64,7 @@ class AmazonConnect:
 
     def translate(self, rec: Record, m: Mapping) -> Iterator[Item]:
         v = rec.value or {}
-        q = lambda reason: Item(rec.line, "quarantine", reason=reason, raw=rec.raw)  # noqa: E731
+        q = rec.quarantine
         contact = v.get("ContactId")
         if not isinstance(contact, str) or not contact:
             yield q("vendor_mapping:missing_field:ContactId")

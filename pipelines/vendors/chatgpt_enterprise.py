@@ -19,7 +19,6 @@ SOURCE = "chatgpt-enterprise-engagement"
 class ChatGPTEnterprise:
     name = "chatgpt_enterprise"
     system = "chatgpt"
-    doc = "ChatGPT Enterprise user engagement report (CSV)"
 
     def detect(self, head: str, suffix: str) -> bool:
         first = norm_key(head.splitlines()[0]) if head else ""
@@ -30,7 +29,7 @@ class ChatGPTEnterprise:
 
     def translate(self, rec: Record, m: Mapping) -> Iterator[Item]:
         v = by_norm(rec.value or {})
-        q = lambda reason: Item(rec.line, "quarantine", reason=reason, raw=rec.raw)  # noqa: E731
+        q = rec.quarantine
         email = v.get("email")
         if not email:
             yield q("vendor_mapping:missing_field:email")

@@ -21,7 +21,6 @@ SOURCE = "github-copilot-metrics"
 class GitHubCopilot:
     name = "github_copilot"
     system = "github"
-    doc = "GitHub Copilot usage metrics, users-1-day NDJSON"
 
     def detect(self, head: str, suffix: str) -> bool:
         return bool(re.search(r'"user_login"\s*:', head) and re.search(r'"totals_by_feature"\s*:', head))
@@ -31,7 +30,7 @@ class GitHubCopilot:
 
     def translate(self, rec: Record, m: Mapping) -> Iterator[Item]:
         v = rec.value or {}
-        q = lambda reason: Item(rec.line, "quarantine", reason=reason, raw=rec.raw)  # noqa: E731
+        q = rec.quarantine
         login, day = v.get("user_login"), v.get("day")
         if not isinstance(login, str) or not login:
             yield q("vendor_mapping:missing_field:user_login")

@@ -41,7 +41,6 @@ VIVA_PREFIX = norm_key("Copilot_actions_taken_in_")
 class M365CopilotUsage:
     name = "m365_copilot_usage"
     system = "m365"
-    doc = "Microsoft 365 Copilot usage report, user detail (Graph JSON or CSV)"
 
     def detect(self, head: str, suffix: str) -> bool:
         h = norm_key(head)
@@ -54,7 +53,7 @@ class M365CopilotUsage:
 
     def translate(self, rec: Record, m: Mapping) -> Iterator[Item]:
         v = by_norm(rec.value or {})
-        q = lambda reason: Item(rec.line, "quarantine", reason=reason, raw=rec.raw)  # noqa: E731
+        q = rec.quarantine
         upn = v.get("userprincipalname")
         if not isinstance(upn, str) or not upn.strip():
             yield q("vendor_mapping:missing_field:userPrincipalName")
@@ -88,7 +87,6 @@ class M365CopilotUsage:
 class VivaCopilot:
     name = "viva_copilot"
     system = "viva"
-    doc = "Viva Insights person query with Copilot action metrics (CSV)"
 
     def detect(self, head: str, suffix: str) -> bool:
         h = norm_key(head)
@@ -100,7 +98,7 @@ class VivaCopilot:
     def translate(self, rec: Record, m: Mapping) -> Iterator[Item]:
         raw_cols = rec.value or {}
         v = by_norm(raw_cols)
-        q = lambda reason: Item(rec.line, "quarantine", reason=reason, raw=rec.raw)  # noqa: E731
+        q = rec.quarantine
         person, day = v.get("personid"), v.get("metricdate")
         if not person:
             yield q("vendor_mapping:missing_field:PersonId")

@@ -16,10 +16,11 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pipelines.vendors import Item, Mapping, Record, assist_event, json_records
+from pipelines.vendors import Item, Mapping, Record, assist_event, json_records, quarantined
 
 SOURCE = "otel-genai"
 CONTENT_ATTRIBUTES = frozenset({
@@ -68,7 +69,6 @@ def _strip_content(span: dict[str, Any]) -> bytes:
 class OtelGenAI:
     name = "otel_genai"
     system = "otel"
-    doc = "OpenTelemetry GenAI spans, OTLP/JSON (a document, or the file exporter's JSON lines)"
 
     def detect(self, head: str, suffix: str) -> bool:
         return bool(re.search(r'"resourceSpans"\s*:', head))
@@ -80,12 +80,12 @@ class OtelGenAI:
         v = rec.value or {}
         resources = v.get("resourceSpans") if "resourceSpans" in v else [v]
         if not isinstance(resources, list):
-            yield Item(rec.line, "quarantine", reason="vendor_mapping:invalid_value:resourceSpans", raw=rec.raw)
+            yield rec.quarantine("vendor_mapping:invalid_value:resourceSpans")
             return
         user_attr = m.setting(self.system, "user_attribute", "enduser.id")
         for rs in resources:
             if not isinstance(rs, dict):
-                yield Item(rec.line, "quarantine", reason="vendor_mapping:invalid_value:resourceSpans", raw=rec.raw)
+                yield rec.quarantine("vendor_mapping:invalid_value:resourceSpans")
                 continue
             resource = _attributes((rs.get("resource") or {}).get("attributes"))
             for ss in rs.get("scopeSpans") or []:
@@ -102,7 +102,7 @@ class OtelGenAI:
         if not operation:
             yield Item(line, "blank")  # not a GenAI span (an HTTP call, a database query, …)
             return
-        q = lambda reason: Item(line, "quarantine", reason=reason, raw=_strip_content(span))  # noqa: E731
+        q = partial(quarantined, line, raw=_strip_content(span))
         trace, span_id = span.get("traceId"), span.get("spanId")
         if not trace or not span_id:
             yield q("vendor_mapping:missing_field:spanId")

@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.ingest import IngestError, ingest
 from pipelines.lake import Lake
-from pipelines.vendors import detect
+from pipelines.vendors import FORMATS, adapters, detect
 
 FIXTURES = Path(__file__).parent / "vendor_fixtures"
 COUNTS = ("lines", "landed", "duplicates", "quarantined", "blank")
@@ -159,6 +159,7 @@ def test_no_identity_or_content_lands(landed):
 
 
 def test_formats_are_told_apart_or_named(tmp_path: Path, small_org: Path):
+    assert FORMATS == ("auto", "events", *adapters())  # --format offers every adapter, and only those
     plain = next((small_org / "landing").glob("*.jsonl*"))
     assert detect(plain) == "events"
     odd = tmp_path / "notes.csv"
