@@ -1,0 +1,132 @@
+"""The data of each page of the pack, read from the warehouse (nothing rendered here).
+
+`load(lake, month)` returns a `Pack`: the enterprise page, one page per business unit, the finance page and the
+governance page, each holding the rows its sections show (see `queries.py` for what each row means).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from report import queries as q
+from report.queries import Row
+
+
+def page_file(org_unit: str) -> str:
+    """The file of a business unit's page: its code (`BU-CC.html`); other characters become '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", org_unit) + ".html"
+
+
+@dataclass(frozen=True)
+class Unit:
+    org_unit: str
+    name: str
+    leader: str | None
+    file: str
+
+
+@dataclass(frozen=True)
+class UnitPage:
+    """A business unit's month, for its VP: adoption funnel and trend, measured wins, estimate, target,
+    governance."""
+
+    month: str
+    months: list[str]
+    unit: Unit
+    scorecard: list[Row]      # this unit, trend months
+    adoption: list[Row]       # this unit, per tool, trend months
+    measured: list[Row]       # recommended method, this unit, per workflow, trend months
+    detail: list[Row]         # recommended method, departments and teams inside, the month
+    estimates: list[Row]      # this unit, per tool, trend months
+    exceptions: list[Row]     # the month
+    habits: list[Row]         # the month
+
+    def now(self, rows: list[Row]) -> list[Row]:
+        return [r for r in rows if r["month"] == self.month]
+
+
+@dataclass(frozen=True)
+class EnterprisePage:
+    """Business units side by side, the enterprise's own figures, the month's best measured wins."""
+
+    month: str
+    months: list[str]
+    enterprise: Unit
+    units: list[Unit]
+    scorecard: list[Row]      # per business unit, the month
+    adoption: list[Row]       # the enterprise, per tool, the month
+    measured: list[Row]       # the enterprise, per workflow, the month
+    estimates: list[Row]      # the enterprise, per tool, the month
+    wins: list[Row]
+    exceptions: list[Row]     # enterprise and business units, the month
+
+
+@dataclass(frozen=True)
+class FinancePage:
+    """The month's ROI: workflow-measured rows and business-unit estimate rows, apart."""
+
+    month: str
+    measured: list[Row]       # recommended method, enterprise and business units
+    estimates: list[Row]      # enterprise and business units
+
+
+@dataclass(frozen=True)
+class GovernancePage:
+    """Uses of uncleared capabilities and habits forming on pilots, by unit."""
+
+    month: str
+    exceptions: list[Row]     # enterprise and business units, the month
+    habits: list[Row]         # enterprise and business units, the month
+
+
+@dataclass(frozen=True)
+class Pack:
+    month: str
+    enterprise: EnterprisePage
+    units: list[UnitPage] = field(default_factory=list)
+    finance: FinancePage | None = None
+    governance: GovernancePage | None = None
+
+
+def load(lake: str | Path, month: str) -> Pack:
+    """Read every page's data for `month` from the lake's warehouse (one read-only connection)."""
+    con = q.connect(lake)
+    try:
+        q.check_month(con, month)
+        months = q.trend_months(con, month)
+        leaders = q.leader_names(con, month)
+        found = q.units(con)
+        ent_rows = [u for u in found if u["level"] == "enterprise"]
+        if not ent_rows:
+            raise q.ReportError("the warehouse has no enterprise org unit")
+        ent = Unit(ent_rows[0]["org_unit"], ent_rows[0]["name"], leaders.get(ent_rows[0]["org_unit"]), "index.html")
+        bus = [Unit(u["org_unit"], u["name"], leaders.get(u["org_unit"]), page_file(u["org_unit"]))
+               for u in found if u["level"] == "business_unit"]
+        scorecard = q.scorecard(con, months)
+        units = [UnitPage(
+            month=month, months=months, unit=u,
+            scorecard=[r for r in scorecard if r["org_unit"] == u.org_unit],
+            adoption=q.adoption(con, u.org_unit, months),
+            measured=q.measured(con, u.org_unit, months),
+            detail=q.measured_detail(con, u.org_unit, month),
+            estimates=q.estimates(con, u.org_unit, months),
+            exceptions=q.exceptions(con, u.org_unit, [month]),
+            habits=q.habits(con, u.org_unit, [month]),
+        ) for u in bus]
+        exceptions = q.exceptions(con, None, [month])
+        enterprise = EnterprisePage(
+            month=month, months=months, enterprise=ent, units=bus,
+            scorecard=[r for r in scorecard if r["month"] == month],
+            adoption=q.adoption(con, ent.org_unit, [month]),
+            measured=q.measured(con, ent.org_unit, [month]),
+            estimates=q.estimates(con, ent.org_unit, [month]),
+            wins=q.best_wins(con, month),
+            exceptions=exceptions,
+        )
+        finance = FinancePage(month=month, measured=q.roi_measured(con, month), estimates=q.roi_estimate(con, month))
+        governance = GovernancePage(month=month, exceptions=exceptions, habits=q.habits(con, None, [month]))
+        return Pack(month=month, enterprise=enterprise, units=units, finance=finance, governance=governance)
+    finally:
+        con.close()
