@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from report import queries as q
 from report.queries import Row
 
@@ -92,41 +94,49 @@ class Pack:
 
 def load(lake: str | Path, month: str) -> Pack:
     """Read every page's data for `month` from the lake's warehouse (one read-only connection)."""
+    q.check_month(month)
     con = q.connect(lake)
     try:
-        q.check_month(con, month)
-        months = q.trend_months(con, month)
-        leaders = q.leader_names(con, month)
-        found = q.units(con)
-        ent_rows = [u for u in found if u["level"] == "enterprise"]
-        if not ent_rows:
-            raise q.ReportError("the warehouse has no enterprise org unit")
-        ent = Unit(ent_rows[0]["org_unit"], ent_rows[0]["name"], leaders.get(ent_rows[0]["org_unit"]), "index.html")
-        bus = [Unit(u["org_unit"], u["name"], leaders.get(u["org_unit"]), page_file(u["org_unit"]))
-               for u in found if u["level"] == "business_unit"]
-        scorecard = q.scorecard(con, months)
-        units = [UnitPage(
-            month=month, months=months, unit=u,
-            scorecard=[r for r in scorecard if r["org_unit"] == u.org_unit],
-            adoption=q.adoption(con, u.org_unit, months),
-            measured=q.measured(con, u.org_unit, months),
-            detail=q.measured_detail(con, u.org_unit, month),
-            estimates=q.estimates(con, u.org_unit, months),
-            exceptions=q.exceptions(con, u.org_unit, [month]),
-            habits=q.habits(con, u.org_unit, [month]),
-        ) for u in bus]
-        exceptions = q.exceptions(con, None, [month])
-        enterprise = EnterprisePage(
-            month=month, months=months, enterprise=ent, units=bus,
-            scorecard=[r for r in scorecard if r["month"] == month],
-            adoption=q.adoption(con, ent.org_unit, [month]),
-            measured=q.measured(con, ent.org_unit, [month]),
-            estimates=q.estimates(con, ent.org_unit, [month]),
-            wins=q.best_wins(con, month),
-            exceptions=exceptions,
-        )
-        finance = FinancePage(month=month, measured=q.roi_measured(con, month), estimates=q.roi_estimate(con, month))
-        governance = GovernancePage(month=month, exceptions=exceptions, habits=q.habits(con, None, [month]))
-        return Pack(month=month, enterprise=enterprise, units=units, finance=finance, governance=governance)
+        return _load(con, month, str(Path(lake) / q.WAREHOUSE))
+    except duckdb.CatalogException as exc:  # a warehouse built by an older uptake
+        first = str(exc).splitlines()[0]
+        raise q.ReportError(f"{Path(lake) / q.WAREHOUSE}: {first} (rebuild it with `uptake build`)") from None
     finally:
         con.close()
+
+
+def _load(con: duckdb.DuckDBPyConnection, month: str, where: str) -> Pack:
+    q.check_data(con, month, where)
+    months = q.trend_months(con, month)
+    leaders = q.leader_names(con, month)
+    found = q.units(con)
+    ent_rows = [u for u in found if u["level"] == "enterprise"]
+    if not ent_rows:
+        raise q.ReportError("the warehouse has no enterprise org unit")
+    ent = Unit(ent_rows[0]["org_unit"], ent_rows[0]["name"], leaders.get(ent_rows[0]["org_unit"]), "index.html")
+    bus = [Unit(u["org_unit"], u["name"], leaders.get(u["org_unit"]), page_file(u["org_unit"]))
+           for u in found if u["level"] == "business_unit"]
+    scorecard = q.scorecard(con, months)
+    units = [UnitPage(
+        month=month, months=months, unit=u,
+        scorecard=[r for r in scorecard if r["org_unit"] == u.org_unit],
+        adoption=q.adoption(con, u.org_unit, months),
+        measured=q.measured(con, u.org_unit, months),
+        detail=q.measured_detail(con, u.org_unit, month),
+        estimates=q.estimates(con, u.org_unit, months),
+        exceptions=q.exceptions(con, u.org_unit, [month]),
+        habits=q.habits(con, u.org_unit, [month]),
+    ) for u in bus]
+    exceptions = q.exceptions(con, None, [month])
+    enterprise = EnterprisePage(
+        month=month, months=months, enterprise=ent, units=bus,
+        scorecard=[r for r in scorecard if r["month"] == month],
+        adoption=q.adoption(con, ent.org_unit, [month]),
+        measured=q.measured(con, ent.org_unit, [month]),
+        estimates=q.estimates(con, ent.org_unit, [month]),
+        wins=q.best_wins(con, month),
+        exceptions=exceptions,
+    )
+    finance = FinancePage(month=month, measured=q.roi_measured(con, month), estimates=q.roi_estimate(con, month))
+    governance = GovernancePage(month=month, exceptions=exceptions, habits=q.habits(con, None, [month]))
+    return Pack(month=month, enterprise=enterprise, units=units, finance=finance, governance=governance)

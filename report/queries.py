@@ -65,13 +65,16 @@ def months_with_data(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r["month"] for r in rows(con, MONTHS_SQL)]
 
 
-def check_month(con: duckdb.DuckDBPyConnection, month: str) -> None:
+def check_month(month: str) -> None:
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", month):
         raise ReportError(f"--month {month!r}: expected YYYY-MM")
+
+
+def check_data(con: duckdb.DuckDBPyConnection, month: str, where: str) -> None:
     months = months_with_data(con)
     if month not in months:
         have = f"{months[0]} to {months[-1]}" if months else "none"
-        raise ReportError(f"no data for {month} in the warehouse (months with data: {have})")
+        raise ReportError(f"no data for {month} in {where} (months with data: {have})")
 
 
 def trend_months(con: duckdb.DuckDBPyConnection, month: str) -> list[str]:

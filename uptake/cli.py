@@ -94,6 +94,22 @@ def _roi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from report.pack import write
+    from report.queries import ReportError
+
+    try:
+        written = write(lake_path(args.lake), args.month, args.out)
+    except ReportError as exc:
+        print(f"uptake report: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"month": args.month, "folder": str(written.folder),
+                      "index": str(written.folder / "index.html"), "pdf": str(written.folder / "report.pdf"),
+                      "files": [p.name for p in written.files],
+                      "seconds": {k: round(v, 2) for k, v in written.seconds.items()}}, indent=2))
+    return 0
+
+
 def _serve(args: argparse.Namespace) -> int:
     import os
     import signal
@@ -155,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="file to write (default: standard output; required for parquet)")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
     p.set_defaults(run=_roi)
+
+    p = sub.add_parser("report", help="the monthly operating-review pack: HTML pages and a PDF, offline")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
+    p.add_argument("--out", help="folder to write (default <lake>/reports/YYYY-MM/); replaced whole")
+    p.set_defaults(run=_report)
 
     p = sub.add_parser("demo", help="generate → ingest → build → ROI table, through the Prefect flows")
     p.add_argument("--out", default="demo", help="folder for the generated organization and its lake (default demo)")
