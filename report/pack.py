@@ -465,9 +465,16 @@ def render_pages(pack: pages.Pack) -> tuple[dict[str, str], str]:
 
 
 def write_pdf(html: str, path: Path) -> None:
+    """The PDF of the whole pack. Everything is embedded, so a URL other than data: is a bug: it stops the
+    rendering instead of becoming a request."""
     from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
-    HTML(string=html, base_url=str(TEMPLATES)).write_pdf(path)
+    fetcher = URLFetcher(allowed_protocols=("data",), fail_on_errors=True)
+    try:
+        HTML(string=html, base_url=str(TEMPLATES), url_fetcher=fetcher).write_pdf(path)
+    except FatalURLFetchingError as exc:
+        raise ReportError(f"{path.name}: {exc}: the pack must embed everything it shows") from None
 
 
 def write(lake: str | Path, month: str, out: str | Path | None = None,

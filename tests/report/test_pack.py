@@ -136,13 +136,16 @@ def test_the_pack_references_nothing_outside_itself(pack_dir):
 
 def test_pdf_has_a_page_or_more_per_section(pack_dir):
     reader = PdfReader(pack_dir / "report.pdf")
-    outline = [(item.title, reader.get_destination_page_number(item)) for item in reader.outline
-               if not isinstance(item, list)]
+    items = [item for item in reader.outline if not isinstance(item, list)]
+    outline = [(item.title, reader.get_destination_page_number(item)) for item in items]
     names = [t for t, _ in outline]
     assert names == ["Meridian Health Plan", "Member Contact Center", "Corporate Services", "Specialty Pharmacy",
                      "Finance", "Governance"]
     starts = [n for _, n in outline]
-    assert starts == sorted(set(starts)), "two sections share a page"  # each section starts a new page
+    assert starts == sorted(set(starts)), "two sections share a page"
+    for item, n in zip(items, starts, strict=True):  # each section's title opens its page (under the kicker)
+        height = float(reader.pages[n].mediabox.height)
+        assert height - float(item.top) < 80, (item.title, height - float(item.top))
     assert len(reader.pages) >= len(outline)
     assert starts[0] == 0
     text = pdf_text(pack_dir / "report.pdf")
@@ -301,3 +304,11 @@ def test_every_chart_spec_is_valid_vega_lite(pack_dir, built, month, monkeypatch
     monkeypatch.setattr(charts, "VALIDATE", True)
     html, _ = pack.render_pages(pages.load(built.parent, month))
     assert len(html) == 6
+
+
+def test_the_pdf_renderer_never_fetches_a_url(tmp_path):
+    """A stylesheet or image by URL stops the PDF (the pack embeds everything) instead of becoming a request."""
+    for html in ("<style>@import url('https://fonts.example.com/inter.css');</style><p>x</p>",
+                 "<img src='file:///etc/hostname'>"):
+        with pytest.raises(ReportError, match="must embed everything"):
+            pack.write_pdf(html, tmp_path / "x.pdf")
