@@ -49,7 +49,8 @@ class Chart:
 
 
 def _config(chart: Any) -> Any:
-    return chart.configure(font=FONT, background="white").configure_view(stroke=None).configure_axis(
+    # aria off for marks and guides: the SVG as a whole is one image whose accessible name is the summary
+    return chart.configure(font=FONT, background="white", aria=False).configure_view(stroke=None).configure_axis(
         labelColor=MUTED, titleColor=MUTED, gridColor=GRID, domainColor="#c3cad3", tickColor="#c3cad3",
         labelFontSize=11, titleFontSize=11, titleFontWeight="normal",
     ).configure_legend(labelColor=INK, titleColor=MUTED, labelFontSize=11, titleFontSize=11, orient="bottom",
@@ -60,10 +61,15 @@ def render(key: str, title: str, summary: str, chart: Any) -> Chart:
     """Render an Altair chart to inline SVG with ids unique to `key` and its title and summary as its accessible
     name (the text alternative)."""
     svg = vlc.vegalite_to_svg(_config(chart).to_dict(validate=VALIDATE))
+    # vl-convert numbers clip paths from a counter shared by all charts: renumber them per chart, in order, so
+    # ids are unique on a page and the same chart gives the same bytes every time
     prefix = re.sub(r"[^A-Za-z0-9_-]", "-", key)
-    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
-    svg = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', svg)
+    ids: dict[str, str] = {}
+    for old in re.findall(r'\bid="([^"]+)"', svg):
+        ids.setdefault(old, f"{prefix}-{len(ids) + 1}")
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{ids[m.group(1)]}"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{ids.get(m.group(1), m.group(1))})", svg)
+    svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{ids.get(m.group(1), m.group(1))}"', svg)
     label = escape(f"{title}. {summary}")
     svg = svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
     svg = re.sub(r"(<svg[^>]*>)", rf"\1<title>{label}</title>", svg, count=1)
@@ -94,9 +100,8 @@ def funnel(key: str, rows: list[dict[str, Any]]) -> Chart:
         data.append({"tool": name, "stage": "Seats", "value": seats or 0,
                      "label": f.number(seats) if seats is not None else "no seats licensed"})
         if r["suppressed"]:
-            for stage in STAGES[1:]:
-                data.append({"tool": name, "stage": stage, "value": 0, "label": "suppressed (fewer than 11 people)",
-                             "sup": True})
+            for stage in STAGES[1:]:  # no value: nothing is drawn, the words say why
+                data.append({"tool": name, "stage": stage, "label": "suppressed (fewer than 11 people)", "sup": True})
             words.append(f"{name}: {f.number(seats or 0)} seats, users suppressed (fewer than 11 people)")
             continue
         for stage, users, rate in (("Active", r["active_users"], r["active_rate"]),
