@@ -147,7 +147,8 @@ def _exceptions_table(key: str, rows: list[Row], with_unit: bool) -> Markup | No
     return table(key, cols, [{
         "unit": f.text(r["unit_name"]), "capability": f.text(r["capability"]),
         "reason": f.text(f.reason_name(r["reason"])), "decision": f.cell(r["decision_ref"], str),
-        "users": f.cell(r["users"], f.number, r["suppressed"]), "events": f.cell(r["events"], f.number, r["suppressed"]),
+        "users": f.cell(r["users"], f.number, r["suppressed"]),
+        "events": f.cell(r["events"], f.number, r["suppressed"]),
     } for r in rows])
 
 
@@ -158,7 +159,8 @@ def _habits_table(key: str, rows: list[Row], with_unit: bool) -> Markup | None:
         Column("capability", "Capability in pilot"), Column("decision", "Pilot decision"),
         Column("sustained", "Sustained users", True), Column("active", "Active users", True)]
     return table(key, cols, [{
-        "unit": f.text(r["unit_name"]), "capability": f.text(r["capability"]), "decision": f.cell(r["decision_ref"], str),
+        "unit": f.text(r["unit_name"]), "capability": f.text(r["capability"]),
+        "decision": f.cell(r["decision_ref"], str),
         "sustained": f.cell(r["sustained_users"], f.number, r["sustained_suppressed"]),
         "active": f.cell(r["active_users"], f.number, r["active_suppressed"]),
     } for r in rows])

@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import great_tables as gt
 import pandas as pd
@@ -34,7 +35,8 @@ def table(key: str, columns: Sequence[Column], rows: Sequence[dict[str, Markup]]
     frame = pd.DataFrame([[str(r.get(k, "")) for k in keys] for r in rows], columns=keys, dtype="object")
     t = gt.GT(frame, id=key)
     t = t.fmt(lambda v: v, columns=keys)  # cells are HTML already
-    t = t.cols_label(**{c.key: gt.html(str(escape(c.label))) for c in columns})
+    labels: dict[str, Any] = {c.key: gt.html(str(escape(c.label))) for c in columns}
+    t = t.cols_label(**labels)
     numeric = [c.key for c in columns if c.numeric]
     if numeric:
         t = t.cols_align("right", columns=numeric)

@@ -53,11 +53,11 @@ def visit(url: str, screenshot: Path, width: int = 1280, height: int = 2000) -> 
     for e in log["events"]:
         kind = types.get(e["type"])
         params = e.get("params") or {}
-        if kind == "URL_REQUEST_START_JOB" and "url" in params and not params["url"].startswith(LOCAL_SCHEMES):
-            # the browser's own background requests carry no origin; the page's carry the file:// page's
-            if params.get("initiator") != "not an origin" or params.get("network_isolation_key", "").startswith(
-                    "file://"):
-                page.append(params["url"])
+        network = kind == "URL_REQUEST_START_JOB" and not params.get("url", "file:").startswith(LOCAL_SCHEMES)
+        # the browser's own background requests carry no origin; the page's carry the file:// page's
+        if network and (params.get("initiator") != "not an origin"
+                        or params.get("network_isolation_key", "").startswith("file://")):
+            page.append(params["url"])
         if kind == "HTTP_TRANSACTION_READ_RESPONSE_HEADERS":
             responses += 1
     return Visit(done.stdout, screenshot, page, responses)
