@@ -157,8 +157,10 @@ def adoption_trend(key: str, rows: list[dict[str, Any]], months: list[str]) -> C
     order = [f.month_abbr(m) for m in months]
     top = max([1.0] + [d["rate"] for d in data]) * (1 + 0.09 * (len(rows_of) + 1) if rows_of else 1)  # room on top
     x = alt.X("month:O", sort=order, title=None, scale=alt.Scale(domain=order), axis=alt.Axis(labelAngle=0))
+    present = [t for t in TOOL_COLORS if any(r["tool"] == t for r in rows)]
+    present += sorted({r["tool"] for r in rows} - set(present))
     color = alt.Color("tool:N", title=None, scale=alt.Scale(
-        domain=[f.tool_name(t) for t in TOOL_COLORS], range=list(TOOL_COLORS.values())))
+        domain=[f.tool_name(t) for t in present], range=[TOOL_COLORS.get(t, MUTED) for t in present]))
     base = alt.Chart(alt.Data(values=data)).encode(
         x=x, y=alt.Y("rate:Q", title="users / seats", scale=alt.Scale(domain=[0, top]),
                      axis=alt.Axis(format="%", tickCount=5)),
@@ -222,7 +224,7 @@ def attainment(key: str, rows: list[dict[str, Any]], months: list[str]) -> Chart
     for r in sorted(rows, key=lambda r: r["month"]):
         m = f.month_abbr(r["month"])
         if r["hours_saved"] is None:
-            sup.append({"month": m, "label": "suppressed" if r["suppressed"] else "none measured"})
+            sup.append({"month": m, "label": "suppressed" if r["suppressed"] else "none"})
         else:
             label = f.percent(r["attainment"]) if r["attainment"] is not None else ""
             data.append({"month": m, "hours": r["hours_saved"], "label": label,
@@ -235,8 +237,15 @@ def attainment(key: str, rows: list[dict[str, Any]], months: list[str]) -> Chart
         target = f"against a target of {f.hours(c['target_hours_saved'])}" if c["target_hours_saved"] else "no target"
         att = f" ({f.percent(c['attainment'])} attained)" if c["attainment"] is not None else ""
         words.append(f"{f.month_name(c['month'], True)}: {f.hours(c['hours_saved'])} measured {target}{att}")
-    if sup:
-        words.append(f"not shown in {len(sup)} month(s): " + ", ".join(f"{s['month']} {s['label']}" for s in sup))
+    for label, what in (("none", "no measured hours"), ("suppressed", "suppressed (fewer than 11 items)")):
+        months_of = [d["month"] for d in sup if d["label"] == label]
+        if months_of:
+            words.append(f"{what} in {', '.join(months_of)}" if len(months_of) < len(order) else
+                         f"{what} in any month shown")
+    targets = sorted({r["target_hours_saved"] for r in rows if r["target_hours_saved"] is not None})
+    if not any(r["hours_saved"] is not None for r in rows) and targets:
+        low, high = f.hours(targets[0]), f.hours(targets[-1])
+        words.append(f"target {low} a month" if low == high else f"targets {low} to {high} a month")
     x = alt.X("month:O", sort=order, title=None, scale=alt.Scale(domain=order), axis=alt.Axis(labelAngle=0))
     hrs = [d for d in data if "hours" in d]
     tgt = [d for d in data if "target" in d]
@@ -247,9 +256,10 @@ def attainment(key: str, rows: list[dict[str, Any]], months: list[str]) -> Chart
         x=x, y="hours:Q", text="label:N")
     ticks = alt.Chart(alt.Data(values=tgt)).mark_tick(color=INK, thickness=2.5, size=38).encode(x=x, y="target:Q")
     layers = [bars, ticks, labels]
-    if sup:
-        layers.append(alt.Chart(alt.Data(values=sup)).mark_text(fontStyle="italic", fontSize=10, color=MUTED).encode(
-            x=x, y=alt.value(8), text="label:N"))
+    if sup:  # where the bar would stand
+        layers.append(alt.Chart(alt.Data(values=sup)).mark_text(
+            fontStyle="italic", fontSize=9, color=MUTED, baseline="bottom").encode(
+            x=x, y=alt.value(166), text="label:N"))
     chart = alt.layer(*layers).properties(width=WIDTH - 60, height=170)
     title = "Measured hours saved against target (black tick); label: attainment"
     return render(key, title, _sentence(words, "No measured hours in these months."), chart)
