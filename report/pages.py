@@ -15,10 +15,19 @@ import duckdb
 from report import queries as q
 from report.queries import Row
 
+RESERVED = frozenset({"index.html", "finance.html", "governance.html", "report.pdf"})
 
-def page_file(org_unit: str) -> str:
-    """The file of a business unit's page: its code (`BU-CC.html`); other characters become '_'."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", org_unit) + ".html"
+
+def page_file(org_unit: str, taken: frozenset[str] | set[str] = RESERVED) -> str:
+    """The file of a business unit's page: its code (`BU-CC.html`), characters other than letters, digits, '.',
+    '-' and '_' made '_'; `unit-` in front when that name is taken (a unit coded `index` or `finance`)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", org_unit) + ".html"
+    n = 1
+    base = name
+    while name.lower() in {t.lower() for t in taken}:
+        name = f"unit-{n}-{base}" if n > 1 else f"unit-{base}"
+        n += 1
+    return name
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,12 @@ def _load(con: duckdb.DuckDBPyConnection, month: str, where: str) -> Pack:
     if not ent_rows:
         raise q.ReportError("the warehouse has no enterprise org unit")
     ent = Unit(ent_rows[0]["org_unit"], ent_rows[0]["name"], leaders.get(ent_rows[0]["org_unit"]), "index.html")
-    bus = [Unit(u["org_unit"], u["name"], leaders.get(u["org_unit"]), page_file(u["org_unit"]))
-           for u in found if u["level"] == "business_unit"]
+    taken = set(RESERVED)
+    bus = []
+    for u in found:
+        if u["level"] == "business_unit":
+            bus.append(Unit(u["org_unit"], u["name"], leaders.get(u["org_unit"]), page_file(u["org_unit"], taken)))
+            taken.add(bus[-1].file)
     scorecard = q.scorecard(con, months)
     units = [UnitPage(
         month=month, months=months, unit=u,
