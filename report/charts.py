@@ -199,8 +199,10 @@ def saving_trend(key: str, workflow: str, metric_code: str, rows: list[dict[str,
                      f"(95 % interval {last['low']:,.1f} to {last['high']:,.1f})")
         words.append(f"range over the months shown {min(d['saving'] for d in data):,.1f} to "
                      f"{max(d['saving'] for d in data):,.1f} {unit}")
-    if sup:
-        words.append(f"suppressed or not measured in {len(sup)} month(s)")
+    for label, what in (("suppressed", "suppressed (fewer than 11 items)"), ("—", "not measured")):
+        months_of = [d["month"] for d in sup if d["label"] == label]
+        if months_of:
+            words.append(f"{what} in {', '.join(months_of)}")
     x = alt.X("month:O", sort=order, title=None, scale=alt.Scale(domain=order), axis=alt.Axis(labelAngle=0))
     y = alt.Y("low:Q", title=f"{unit} saved per item", scale=alt.Scale(zero=True))
     bars = alt.Chart(alt.Data(values=data)).mark_errorbar(ticks=True, thickness=2, color=MEASURED).encode(

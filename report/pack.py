@@ -196,7 +196,8 @@ def _hours_tile(total: float | None, withheld: int, measured_now: list[Row]) -> 
 def _value_tile(total: float | None, withheld: int, cost: float | None) -> Tile:
     note = f"staff time at hourly cost · license {f.usd(cost, True)}" if cost else "staff time at hourly cost"
     if total is None:
-        note = "fewer than 11 items" if withheld else "no workflow measured"
+        return Tile("Value", f.cell(None, str, withheld > 0),
+                    "fewer than 11 items" if withheld else "no workflow measured", "measured", "measured")
     return Tile("Value", f.cell(total, lambda v: f.usd(v, True), withheld > 0), note + _withheld_note(withheld),
                 "measured", "measured")
 
