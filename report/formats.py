@@ -31,7 +31,8 @@ METHODS = {
     "within_actor": "within person",
     "did": "difference-in-differences",
 }
-# metric → (what is saved, unit shown, factor from the metric's unit to the unit shown)
+# metric → (what is saved, unit shown, factor from the metric's unit to the unit shown); HOURS_OF says what the
+# hours saved are hours of: staff time, except for turnaround (elapsed time, a service level)
 METRICS: dict[str, tuple[str, str, float]] = {
     "acw_seconds": ("after-call work per call", "s", 1.0),
     "work_seconds": ("staff time per letter", "min", 1 / 60),
@@ -57,6 +58,13 @@ def reason_name(code: str) -> str:
 
 def method_name(code: str) -> str:
     return METHODS.get(code, humanize(code))
+
+
+HOURS_OF = {"turnaround_hours": "turnaround"}
+
+
+def hours_of(code: str) -> str:
+    return HOURS_OF.get(code, "staff time")
 
 
 def metric(code: str) -> tuple[str, str, float]:

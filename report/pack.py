@@ -321,7 +321,7 @@ def _win_line(w: Row) -> Markup:
         f'<span class="who">{escape(w["unit_name"])}</span> · {escape(f.workflow_name(w["workflow"]))}: '
         f"{escape(f'{s:,.0f} {unit}')} less {escape(what)} (95 % interval {escape(f'{lo:,.0f} to {hi:,.0f} {unit}')})"
         f" over {escape(f.number(w['n_assisted']))} AI-assisted {items}: {escape(f.hours(w['hours_saved']))} "
-        f"of staff time, {escape(f.usd(w['value_usd']))} {f.MEASURED}")
+        f"of {escape(f.hours_of(w['metric']))}, {escape(f.usd(w['value_usd']))} {f.MEASURED}")
 
 
 def enterprise_view(p: pages.EnterprisePage) -> dict[str, Any]:
@@ -340,7 +340,7 @@ def enterprise_view(p: pages.EnterprisePage) -> dict[str, Any]:
         _value_tile(value_total, value_withheld, cost),
         _adoption_tile(p.adoption),
         _estimate_tile(p.estimates),
-        _governance_tile(ent_exceptions, []),
+        _governance_tile(ent_exceptions, [r for r in p.habits if r["org_unit"] == ent.org_unit]),
     ]
     by_unit = {r["org_unit"]: r for r in p.scorecard}
     names = {u.org_unit: u for u in p.units}

@@ -72,6 +72,7 @@ class EnterprisePage:
     estimates: list[Row]      # the enterprise, per tool, the month
     wins: list[Row]
     exceptions: list[Row]     # enterprise and business units, the month
+    habits: list[Row]         # enterprise and business units, the month
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ def _load(con: duckdb.DuckDBPyConnection, month: str, where: str) -> Pack:
         habits=q.habits(con, u.org_unit, [month]),
     ) for u in bus]
     exceptions = q.exceptions(con, None, [month])
+    habits = q.habits(con, None, [month])
     enterprise = EnterprisePage(
         month=month, months=months, enterprise=ent, units=bus,
         scorecard=[r for r in scorecard if r["month"] == month],
@@ -149,7 +151,8 @@ def _load(con: duckdb.DuckDBPyConnection, month: str, where: str) -> Pack:
         estimates=q.estimates(con, ent.org_unit, [month]),
         wins=q.best_wins(con, month),
         exceptions=exceptions,
+        habits=habits,
     )
     finance = FinancePage(month=month, measured=q.roi_measured(con, month), estimates=q.roi_estimate(con, month))
-    governance = GovernancePage(month=month, exceptions=exceptions, habits=q.habits(con, None, [month]))
+    governance = GovernancePage(month=month, exceptions=exceptions, habits=habits)
     return Pack(month=month, enterprise=enterprise, units=units, finance=finance, governance=governance)
