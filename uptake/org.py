@@ -1,6 +1,6 @@
 """The synthetic organization's fixed design: its hierarchy, tools, capabilities and governance.
 
-`uptake generate` (uptake/generate.py) turns this design, a seed and a size into reference CSVs and
+`uptake generate` (the `uptake/generate/` package) turns this design, a seed and a size into reference CSVs and
 usage events. Kept apart so a reader can see the whole organization on one page.
 """
 
