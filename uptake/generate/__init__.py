@@ -36,12 +36,18 @@ __all__ = ["DEFAULT_END_MONTH", "GenerateError", "generate"]
 
 
 def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
-             end_month: str = DEFAULT_END_MONTH, volume: float = 1.0, progress: bool | None = None) -> dict[str, Any]:
-    """Write a synthetic organization under `out`; returns the truth (also written to truth.json)."""
+             end_month: str = DEFAULT_END_MONTH, volume: float = 1.0, progress: bool | None = None,
+             copilot_seat_shortfall: float = 0.0) -> dict[str, Any]:
+    """Write a synthetic organization under `out`; returns the truth (also written to truth.json).
+
+    `copilot_seat_shortfall` (0 to 1): licenses.csv counts that share fewer copilot seats than the people who
+    hold one, so active users exceed seats (the overrun finance must true up)."""
     if people < 300:
         raise GenerateError(f"--people {people}: at least 300, so that every team but one has 11 people or more")
     if not 1 <= months <= 36:
         raise GenerateError(f"--months {months}: between 1 and 36")
+    if not 0 <= copilot_seat_shortfall < 1:
+        raise GenerateError(f"--copilot-seat-shortfall {copilot_seat_shortfall:g}: a share, 0 to below 1")
     month_starts = window_months(end_month, months)
     start, end = month_starts[0], next_month(month_starts[-1])
     if end > dt.date.today():
@@ -59,7 +65,7 @@ def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
     letters = events.letters(rng, p, days, go_live, end_ts, volume)
     cop = events.copilot(rng, p, start, end, months, volume)
     ev = events.events_table(rng, p, calls, letters, cop, len(org.UNITS))
-    write_reference(out, p, month_starts, end, go_live)
+    seats = write_reference(out, p, month_starts, end, go_live, copilot_seat_shortfall)
     bar.advance()
 
     # Event ids: a keyed permutation of the row number, rendered in SQL as `<source prefix>-<16 hex>`.
@@ -69,12 +75,23 @@ def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
     ts = ev.column("ts").to_numpy()
     month_idx = (ts.astype("datetime64[M]") - np.datetime64(start, "M")).astype(int)
     ev = ev.append_column("event_num", pa.array(mixed, pa.uint64()))
-    ev = ev.append_column("schema_version", pa.array(np.where(rng.random(n) < 0.8, "1.0", "1.3"), pa.string()))
+    version = np.where(rng.random(n) < 0.8, "1.0", "1.3")
+    # work_seconds came with 1.1: a 1.0 sender has no such field, so a letter that carries it says 1.1 at least
+    version = np.where((version == "1.0") & ev.column("work_seconds").is_valid().to_numpy(zero_copy_only=False),
+                       "1.1", version)
+    ev = ev.append_column("schema_version", pa.array(version, pa.string()))
     ev = ev.append_column("month_idx", pa.array(month_idx, pa.int32()))
 
     truth_files = write_landing(out, ev, month_starts, rng, bar)
 
     truth = truth_document(seed, people, month_starts, end, go_live, n, truth_files)
+    submitted = letters["submitted"] < end_ts
+    truth["letters"] = {
+        "submitted": int(submitted.sum()),
+        "without_work_seconds": int((submitted & (letters["work_seconds"] < 0)).sum()),
+        "without_work_seconds_probability": org.NO_WORK_SECONDS_PROBABILITY,
+    }
+    truth["seats"] = seats
     write_truth(out, truth)
     bar.advance()
     bar.close()

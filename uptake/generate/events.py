@@ -1,8 +1,8 @@
 """The good usage events: calls, letter cases and copilot use, as one Arrow table, then JSON lines.
 
-Events are drawn column-wise with numpy (the planted effects live here: ACW saved on offered calls,
-turnaround saved on AI-drafted letters) and formatted to JSON by DuckDB, so generation runs at hundreds of
-thousands of events per second.
+Events are drawn column-wise with numpy (the planted effects live here: ACW saved on offered calls, staff
+time and turnaround saved on AI-drafted letters) and formatted to JSON by DuckDB, so generation runs at
+hundreds of thousands of events per second.
 """
 
 from __future__ import annotations
@@ -76,7 +76,15 @@ def letters(rng, p: People, days: np.ndarray, go_live, end_ts, scale: float) -> 
     intake = team == idx["SP-INT-1"]
     types = np.array(["lmn", "appeal", "denial_response", "prior_auth"], dtype=object)
     letter_type = np.where(intake, 3, rng.choice(3, person.size, p=[0.4, 0.35, 0.25]))
+    # staff time on the case: the person's pace, the letter's own variation, less the AI draft's saving;
+    # a few letters come from a queue without time tracking and carry no work_seconds (-1 here)
+    mean, person_sd, letter_sd = org.LETTER_WORK_SECONDS
+    pace = rng.normal(0, person_sd, size=len(p.actor_id))
+    work = np.maximum(300, np.round(mean + pace[person] + rng.normal(0, letter_sd, person.size)
+                                    - org.WORK_SAVING_SECONDS * ai)).astype(np.int64)
+    work = np.where(rng.random(person.size) < org.NO_WORK_SECONDS_PROBABILITY, -1, work)
     return dict(person=person, t0=t0, team=team, ai=ai, drafted=drafted, submitted=submitted, decided=decided,
+                work_seconds=work,
                 case_id=rng.permutation(person.size) + 500_000, letter_type=types[letter_type],
                 retired=rng.random(person.size) < 0.05, approved=rng.random(person.size) < 0.7,
                 end_ts=end_ts)
@@ -209,6 +217,8 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
             out = np.array(contract.OUTCOME_REVIEW, dtype=object)[rng.choice(3, k.size, p=[0.5, 0.4, 0.1])]
             d.update(ai_drafted=ai, outcome=np.where(ai, out, None),
                      edit_ratio=np.where(ai & (out == "edited"), np.round(rng.uniform(0.05, 0.7, k.size), 3), np.nan))
+        elif event_type == "letter_submitted":
+            d.update(work_seconds=lt["work_seconds"][k])
         elif event_type == "letter_decided":
             d.update(decision=np.where(lt["approved"][k], "approved", "denied").astype(object))
         cols.append(d)
@@ -232,7 +242,7 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
         f.name for f in contract.COMMON_FIELDS if f.name not in formatted] + list(contract.payload_fields())
     types = {"ts": pa.timestamp("us"), "offset_min": pa.int32(), "phi": pa.bool_(), "handle_seconds": pa.int64(),
              "acw_seconds": pa.int64(), "ai_summary_offered": pa.bool_(), "ai_drafted": pa.bool_(),
-             "edit_ratio": pa.float64(), "count": pa.int64()}
+             "edit_ratio": pa.float64(), "count": pa.int64(), "work_seconds": pa.int64()}
     tables = []
     for d in cols:
         n = d["ts"].size
@@ -245,7 +255,7 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
                 arrays[name] = d[name]
             elif name == "edit_ratio":
                 arrays[name] = pa.array(d[name], type=t, from_pandas=True)
-            elif name == "count":
+            elif name in ("count", "work_seconds"):  # -1: absent
                 arrays[name] = pa.array(np.where(d[name] < 0, 0, d[name]), type=t, mask=d[name] < 0)
             else:
                 arrays[name] = pa.array(d[name], type=t)

@@ -1,6 +1,6 @@
 """The people of the synthetic organization: who works where, in what role, at what cost, and who moves.
 
-`build_people` draws the head count of every team, the leaders of every unit, hourly costs by role and the
+`build_people` draws the head count of every team, a leader in every unit, hourly costs by role and the
 ~3 % of team members who move to a sibling team mid-window; `team_at` answers the roster's question "which
 unit was this person in at this time".
 """
@@ -25,7 +25,6 @@ class People:
     move_to: np.ndarray  # unit index or -1
     move_at: np.ndarray  # datetime64[us]; NaT when no move
     roster_rows: list[tuple[str, str, str, str, str, str, str]]
-    leaders: dict[str, str]
 
 
 def build_people(rng: np.random.Generator, n: int, start: dt.date, end: dt.date) -> People:
@@ -43,7 +42,6 @@ def build_people(rng: np.random.Generator, n: int, start: dt.date, end: dt.date)
     ids = rng.permutation(np.arange(100000, 100000 + 9 * n))[:n]
     actor_id = np.array([f"E{x:07d}" for x in ids], dtype=object)
     team, role, site = [], [], []
-    leaders: dict[str, str] = {}
     for u in non_team_leaders:
         r = {"enterprise": "chief_executive", "business_unit": "vice_president"}.get(u.level, "director")
         team.append(idx[u.code])
@@ -57,8 +55,6 @@ def build_people(rng: np.random.Generator, n: int, start: dt.date, end: dt.date)
     team_a = np.array(team)
     role_a = np.array(role, dtype=object)
     site_a = np.array(site, dtype=object)
-    for i, t in enumerate(team_a):
-        leaders.setdefault(units[t].code, actor_id[i])
     mean = np.array([org.HOURLY_COST[r][0] for r in role_a])
     spread = np.array([org.HOURLY_COST[r][1] for r in role_a])
     cost = np.round(mean + spread * rng.standard_normal(n), 2)
@@ -89,7 +85,7 @@ def build_people(rng: np.random.Generator, n: int, start: dt.date, end: dt.date)
             rows.append((actor_id[i], units[move_to[i]].code, role_a[i], site_a[i], f"{cost[i]:.2f}", moved, ""))
         else:
             rows.append((actor_id[i], code, role_a[i], site_a[i], f"{cost[i]:.2f}", hired, ""))
-    return People(actor_id, team_a, role_a, site_a, cost, move_to, move_at, rows, leaders)
+    return People(actor_id, team_a, role_a, site_a, cost, move_to, move_at, rows)
 
 
 def team_at(p: People, person: np.ndarray, ts: np.ndarray) -> np.ndarray:

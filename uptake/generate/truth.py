@@ -58,8 +58,12 @@ def truth_document(seed: int, people: int, month_starts: list[dt.date], end: dt.
         "effects": {
             "call_summary": {"metric": "acw_seconds", "saving_per_item": org.ACW_SAVING_SECONDS,
                              "assignment": f"randomized, p={org.OFFER_PROBABILITY} in live teams"},
-            "lmn_letters": {"metric": "turnaround_hours", "saving_per_item": org.TURNAROUND_SAVING_HOURS,
+            "lmn_letters": {"metric": "work_seconds", "saving_per_item": org.WORK_SAVING_SECONDS,
                             "assignment": f"randomized, p={org.AI_DRAFT_PROBABILITY} in live teams"},
+        },
+        "service_levels": {  # reported beside the value, never in dollars
+            "lmn_letters": {"metric": "turnaround_hours", "saving_per_item": org.TURNAROUND_SAVING_HOURS,
+                            "sla_hours": float(dict((w[0], w[6]) for w in org.WORKFLOWS)["lmn_letters"])},
         },
         "go_live": {f"{wf}/{team}": str(ts.astype("datetime64[D]")) for (wf, team), ts in sorted(go_live.items())},
         "small_org_unit": org.SMALL_TEAM,
