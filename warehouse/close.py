@@ -129,7 +129,8 @@ def close(lake: str | Path, month: str, restate: bool = False) -> Snapshot:
         version = before.version + 1 if before else 1
         final = lk.root / CLOSES / month / f"v{version:03d}"
         staging = lk.root / CLOSES / f".staging-{month}-v{version:03d}-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        for stale in (lk.root / CLOSES).glob(f".staging-{month}-*"):  # what a killed close left: never published
+            shutil.rmtree(stale, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
             files: dict[str, str] = {}

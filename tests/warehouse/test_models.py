@@ -112,9 +112,10 @@ def _events() -> list[dict]:
     # T1, April: 15 unassisted calls (A01–A11, A01–A04), ACW 260 ×5, 300 ×5, 340 ×5: mean 300, variance 16000/14
     for i in range(15):
         e.call(A[i % 11], f"2026-04-{i + 2:02d}T17:00:00Z", (260, 300, 340)[i // 5], False)
-    # T1, Jan–Mar (before go-live): 4 calls a month at 310, 330, 310, 330: 12 items, mean 320, variance 1200/11
+    # T1, Jan–Mar (before go-live): 5 calls a month at 280, 320, 360, 320, 320: 15 items, mean 320,
+    # variance 3 × (1600 + 1600) / 14 = 685.714
     for month in ("01", "02", "03"):
-        for j, acw in enumerate((310, 330, 310, 330)):
+        for j, acw in enumerate((280, 320, 360, 320, 320)):
             e.call(A[j], f"2026-{month}-1{j}T15:00:00Z", acw, False)
     # T2, April: 10 assisted calls (B01–B10) at ACW 200, B01–B03 review theirs; 12 unassisted (B01–B12) at 300
     for i in range(10):
@@ -140,6 +141,9 @@ def _events() -> list[dict]:
     # 6 requested Apr 27 09:00 (87 h old: over the 48 h SLA)
     for i, b in enumerate(B[:11]):
         e.letter(b, 30 if i < 5 else 27, 0, False, submitted=False)
+    # T3 backlog: exactly 10 cases, requested Apr 30 09:00, never submitted (under 11: suppressed)
+    for c in C:
+        e.letter(c, 30, 0, False, submitted=False)
     # --- copilot, April: the 4 ISO weeks ending with the week of Apr 30 start Apr 6, 13, 20, 27
     # A01–A09: weeks of Apr 6, 13, 20 (3 of 4: sustained); A10: weeks of 13 and 27 (2 of 4: not);
     # A11: all four weeks (sustained). T1: 11 active, 10 sustained.
@@ -166,8 +170,13 @@ def _events() -> list[dict]:
     e.ev("copilot", "assist", "A12", "2026-03-20T15:00:00Z", app="word", action="draft")
     for b in B[:10]:
         e.ev("copilot", "assist", b, "2026-03-09T15:00:00Z", app="word", action="draft")
-    # --- May, governance: a pilot in scope (A01, T1) and out of it (B01, T2), a restricted use, shadow AI
-    e.ev("copilot", "assist", "A01", "2026-05-05T15:00:00Z", "cap.pilot", app="excel", action="analyze")
+    # --- May, governance: a pilot in scope (A01, T1) and out of it (B01, T2), a restricted use, shadow AI.
+    # The 4 ISO weeks ending with the week of May 31 start May 4, 11, 18, 25: A01 uses the pilot in 3 of them
+    # (a habit forming), A02 in 2 (not yet)
+    for day in ("05", "12", "19"):
+        e.ev("copilot", "assist", "A01", f"2026-05-{day}T15:00:00Z", "cap.pilot", app="excel", action="analyze")
+    for day in ("12", "26"):
+        e.ev("copilot", "assist", "A02", f"2026-05-{day}T15:00:00Z", "cap.pilot", app="excel", action="analyze")
     e.ev("copilot", "assist", "B01", "2026-05-05T15:00:00Z", "cap.pilot", app="excel", action="analyze")
     e.ev("copilot", "assist", "B02", "2026-05-06T15:00:00Z", "cap.restricted", app="teams", action="recap")
     e.ev("copilot", "assist", "B03", "2026-05-06T15:00:00Z", "cap.shadow", app="chat", action="ask")
@@ -231,11 +240,13 @@ def test_concurrent_control_welch_interval_unequal_arms_and_costs(wh):
 
 def test_pre_go_live_has_its_own_baseline(wh):
     r = attribution(wh, "T1", "pre_go_live")
-    # baseline: T1's 12 calls of Jan–Mar (mean 320, variance 1200/11), not April's unassisted calls (mean 300)
-    assert (r["n_assisted"], r["n_baseline"], r["baseline_mean"], r["saving_per_item"]) == (12, 12, 320, 110)
-    # se = sqrt(2 × 1200/11/12) = 4.264014; df = 22; t = 2.073873 → 110 ± 8.843024
-    assert r["saving_ci_low"] == pytest.approx(101.156976, abs=1e-5)
-    assert r["saving_ci_high"] == pytest.approx(118.843024, abs=1e-5)
+    # baseline: T1's 15 calls of Jan–Mar (mean 320, variance 685.714), not April's unassisted calls (mean 300)
+    assert (r["n_assisted"], r["n_baseline"], r["baseline_mean"], r["saving_per_item"]) == (12, 15, 320, 110)
+    # v_a = 9.090909, v_b = 685.714/15 = 45.714286; se = sqrt(54.805195) = 7.403053
+    # df = 54.805195² / (9.090909²/11 + 45.714286²/14) = 19.158 → 19; t(0.975, 19) = 2.093024 → 110 ± 15.494768
+    # (n_a + n_b − 2 = 25 would give t = 2.059539)
+    assert r["saving_ci_low"] == pytest.approx(94.505232, abs=1e-5)
+    assert r["saving_ci_high"] == pytest.approx(125.494768, abs=1e-5)
     assert r["hours_saved"] == pytest.approx(110 * 12 / 3600)
     # T2 went live with less than 3 full months of data before: no pre_go_live row for it
     assert wh.execute("select count(*) from workflow_attribution_monthly where org_unit = 'T2' "
@@ -313,7 +324,7 @@ def test_service_level_row_by_hand(wh):
     assert (row["backlog_open"], row["backlog_over_sla"], row["oldest_open_hours"]) == (11, 6, 87.0)
     assert row["suppressed"] is False and row["backlog_suppressed"] is False
     assert not any("usd" in c for c in cols)  # never in dollars
-    # T3: 10 people behind its letters, and no backlog: suppressed
+    # T3: 10 people behind its letters, and exactly 10 open cases: both suppressed
     t3 = one(wh, """select n_assisted, saving_hours, backlog_open, suppressed, backlog_suppressed
                     from service_level_monthly where org_unit = 'T3' and method = 'concurrent_control'""")
     assert t3 == (None, None, None, True, True)
@@ -420,7 +431,7 @@ def test_leader_scorecard_by_hand(wh):
     assert row["assisted_hours"] == pytest.approx(52 * 10 / 60)  # the estimate, its own column
     # turnaround, pooled: assisted Σ 468 + 360 over 25 = 33.12 h; baseline Σ 864 + 720 over 24 = 66 h
     assert row["turnaround_saving_hours"] == pytest.approx(32.88)
-    assert (row["backlog_over_sla"], row["governance_exceptions"]) == (6, 0)
+    assert (row["backlog_over_sla"], row["governance_exceptions"]) == (6, 0)  # T3's 10 open cases are 15 h old
     assert row["suppressed_figures"] == [] and row["suppressed"] is False
     bu3 = one(wh, """select active_rate, assisted_hours, suppressed_figures, suppressed
                      from leader_scorecard_monthly where org_unit = 'BU3' and month = '2026-04'""")
@@ -434,6 +445,9 @@ def test_governance_reasons(wh):
                     ("cap.restricted", "restricted", 1, 1),
                     ("cap.shadow", "no_decision", 1, 1)]
     assert wh.execute("select count(*) from governance_exceptions where capability = 'cap.ok'").fetchall() == [(0,)]
+    # habit risk: of the pilot's in-scope users (A01, A02 in T1), only A01 used it in 3 of the 4 weeks
+    assert one(wh, """select sustained_users, active_users from habit_risk
+                      where capability = 'cap.pilot' and org_unit = 'T1' and month = '2026-05'""") == (1, 2)
 
 
 def test_finance_figures_hold_every_published_column(wh):
@@ -465,6 +479,8 @@ def test_close_then_late_events_restate_but_never_change_the_published_month(fix
             "ai_summary_offered": True}
     (tmp_path / "late.jsonl").write_text(json.dumps(late) + "\n")
     assert run("ingest", str(tmp_path / "late.jsonl")).returncode == 0
+    stale = run("close", "--month", "2026-05")  # the warehouse has not seen run 2 yet
+    assert stale.returncode == 1 and "run `uptake build` first" in stale.stderr
     lic = (ref / "licenses.csv").read_text().replace("call_summarization,T1,2026-04,12,120",
                                                      "call_summarization,T1,2026-04,12,130")
     (ref / "licenses.csv").write_text(lic)
@@ -482,3 +498,31 @@ def test_close_then_late_events_restate_but_never_change_the_published_month(fix
     assert rows["cost_usd"] == ("320.0", "330.0", [2], ["licenses.csv"])
     current = run("roi", "--month", "2026-04", "--current")
     assert current.stdout != published.stdout and "differ from the published" in current.stderr
+
+
+def test_a_close_that_fails_halfway_publishes_nothing(fixture_lake, tmp_path, monkeypatch):
+    import warehouse.close as closing
+
+    lake = tmp_path / "lake"
+    shutil.copytree(fixture_lake, lake)
+    written = []
+
+    def write_then_fail(table, path):
+        if len(written) == 3:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        return real(table, path)
+
+    real = closing._write_parquet
+    monkeypatch.setattr(closing, "_write_parquet", write_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        closing.close(lake, "2026-04")
+    assert closing.published(lake, "2026-04") is None  # nothing of it is published
+    assert [p.name for p in (lake / "closes").iterdir()] == []  # and nothing half-written is left
+    monkeypatch.setattr(closing, "_write_parquet", real)
+    snapshot = closing.close(lake, "2026-04")
+    assert snapshot.version == 1 and snapshot.path == lake / "closes" / "2026-04" / "v001"
+    assert sorted(snapshot.manifest["files"]) == sorted(p.name for p in snapshot.path.glob("*.parquet"))
+    with pytest.raises(closing.CloseError, match="never changed silently"):
+        closing.close(lake, "2026-04")
+    assert closing.close(lake, "2026-04", restate=True).version == 2  # on purpose: the next version
