@@ -236,6 +236,14 @@ def test_concurrent_control_welch_interval_unequal_arms_and_costs(wh):
     assert r["cost_usd"] == pytest.approx(320.0) and r["units_covered"] == ["T1"]
     assert r["net_value_usd"] == pytest.approx(-309.5) and r["roi"] == pytest.approx(-309.5 / 320)
     assert r["suppressed"] is False
+    # the method's own row, in the common estimate shape: se and df before the t quantile is applied
+    est = one(wh, """select saving_se, saving_df, saving_ci_low, assisted_actors, hourly_cost_usd, units_covered,
+                            assisted_median, baseline_p90
+                     from estimate_concurrent_control where workflow = 'calls' and metric = 'acw_seconds'
+                       and org_unit = 'T1' and month = '2026-04'""")
+    assert est[0] == pytest.approx(9.234792, abs=1e-6) and est[1] == pytest.approx(17.228059, abs=1e-6)
+    # no interval of its own; 11 people; $35; T1; quantiles are for service levels only (none for ACW)
+    assert est[2:] == (None, 11, pytest.approx(35.0), ["T1"], None, None)
 
 
 def test_pre_go_live_has_its_own_baseline(wh):

@@ -12,10 +12,10 @@
 -- column n_without_metric: items of either arm that carry no value of the metric (counted, never imputed)
 -- column assisted_mean: mean metric of the assisted items, in the metric's unit
 -- column baseline_mean: mean metric of the baseline items
--- column assisted_median: median metric of the assisted items
--- column assisted_p90: 90th percentile of the metric over the assisted items
--- column baseline_median: median metric of the baseline items
--- column baseline_p90: 90th percentile of the metric over the baseline items
+-- column assisted_median: median metric of the assisted items (service-level metrics only; null for staff time)
+-- column assisted_p90: 90th percentile of the metric over the assisted items (service-level metrics only)
+-- column baseline_median: median metric of the baseline items (service-level metrics only)
+-- column baseline_p90: 90th percentile of the metric over the baseline items (service-level metrics only)
 -- column saving_per_item: baseline_mean − assisted_mean
 -- column saving_se: Welch standard error of saving_per_item: sqrt(var_a / n_a + var_b / n_b)
 -- column saving_df: Welch–Satterthwaite degrees of freedom
@@ -26,24 +26,41 @@
 -- column units_covered: the org units whose items the row counts (assisted and baseline arms), sorted
 create or replace table estimate_concurrent_control as
 with items as (
-  select i.workflow, i.metric, i.org_unit, i.actor_key, i.month, i.assisted, i.value, c.hourly_cost_usd,
-    s.ancestor
+  select i.workflow, i.metric, i.metric_kind, i.org_unit, i.actor_key, i.month, i.assisted, i.value,
+    c.hourly_cost_usd
   from work_items i
-  join org_subtree s on s.org_unit = i.org_unit
   left join item_costs c on c.workflow = i.workflow and c.item_id = i.item_id
   where i.assisted or i.live
 ),
-arms as (  -- exact decimal sums: the same figures whatever the order of a parallel aggregation
-  select workflow, metric, ancestor, month, assisted,
+per_actor as (  -- exact decimal sums per person and unit: the same figures whatever the order of a parallel
+  -- aggregation, and additive up the tree, so the roll-up joins people, not items
+  select workflow, metric, org_unit, month, assisted, actor_key,
     count(value) as n, count(*) - count(value) as n_without,
     sum(value::decimal(18, 6)) as s1,
     sum(value::decimal(38, 6) * value::decimal(38, 6)) as s2,
-    count(distinct actor_key) filter (where value is not null) as actors,
     sum(hourly_cost_usd::decimal(18, 6)) filter (where value is not null) as cost_sum,
-    count(hourly_cost_usd) filter (where value is not null) as cost_n,
-    quantile_cont(value, 0.5) as median, quantile_cont(value, 0.9) as p90,
-    list(distinct org_unit order by org_unit) as units
+    count(hourly_cost_usd) filter (where value is not null) as cost_n
   from items group by all
+),
+rolled as (
+  select p.workflow, p.metric, s.ancestor, p.month, p.assisted,
+    sum(p.n)::bigint as n, sum(p.n_without)::bigint as n_without, sum(p.s1) as s1, sum(p.s2) as s2,
+    count(distinct p.actor_key) filter (where p.n > 0) as actors,
+    sum(p.cost_sum) as cost_sum, sum(p.cost_n)::bigint as cost_n,
+    list(distinct p.org_unit order by p.org_unit) as units
+  from per_actor p join org_subtree s on s.org_unit = p.org_unit
+  group by all
+),
+quantiles as (  -- medians and 90th percentiles, for service-level metrics (turnaround) only
+  select i.workflow, i.metric, s.ancestor, i.month, i.assisted,
+    quantile_cont(i.value, 0.5) as median, quantile_cont(i.value, 0.9) as p90
+  from items i join org_subtree s on s.org_unit = i.org_unit
+  where i.metric_kind = 'service_level'
+  group by all
+),
+arms as (
+  select r.*, q.median, q.p90
+  from rolled r left join quantiles q using (workflow, metric, ancestor, month, assisted)
 ),
 stats as (
   select *, s1::double / nullif(n, 0) as mean,

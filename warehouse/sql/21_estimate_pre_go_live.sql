@@ -12,10 +12,10 @@
 -- column n_without_metric: items of either arm that carry no value of the metric (counted, never imputed)
 -- column assisted_mean: mean metric of the assisted items, in the metric's unit
 -- column baseline_mean: mean metric of the baseline items
--- column assisted_median: median metric of the assisted items
--- column assisted_p90: 90th percentile of the metric over the assisted items
--- column baseline_median: median metric of the baseline items
--- column baseline_p90: 90th percentile of the metric over the baseline items
+-- column assisted_median: median metric of the assisted items (service-level metrics only; null for staff time)
+-- column assisted_p90: 90th percentile of the metric over the assisted items (service-level metrics only)
+-- column baseline_median: median metric of the baseline items (service-level metrics only)
+-- column baseline_p90: 90th percentile of the metric over the baseline items (service-level metrics only)
 -- column saving_per_item: baseline_mean − assisted_mean
 -- column saving_se: Welch standard error of saving_per_item: sqrt(var_a / n_a + var_b / n_b)
 -- column saving_df: Welch–Satterthwaite degrees of freedom
@@ -34,45 +34,75 @@ with pre_period as (  -- go-live units with items in each of the 3 full months b
   group by all
   having count(distinct month_start) = 3
 ),
-items as (
-  select i.workflow, i.metric, i.org_unit, i.actor_key, i.month, i.month_start, i.assisted, i.value, i.go_live_unit,
-    p.go_live_month, c.hourly_cost_usd, s.ancestor
+items as (  -- the items of qualifying go-live units; baseline: those of the 3 months before go-live
+  select i.workflow, i.metric, i.metric_kind, i.org_unit, i.actor_key, i.month, i.assisted, i.value,
+    i.go_live_unit, c.hourly_cost_usd,
+    i.month_start >= p.go_live_month - interval 3 month and i.month_start < p.go_live_month as in_baseline
   from work_items i
   join pre_period p using (workflow, metric, go_live_unit)
-  join org_subtree s on s.org_unit = i.org_unit
   left join item_costs c on c.workflow = i.workflow and c.item_id = i.item_id
 ),
-assisted_items as (
-  select * from items where assisted
-),
-baseline_items as (
-  select * from items where month_start >= go_live_month - interval 3 month and month_start < go_live_month
-),
-pre_units as (  -- for each subtree and month: the go-live units whose assisted items count
-  select distinct workflow, metric, ancestor, month, go_live_unit from assisted_items
-),
-assisted as (  -- exact decimal sums: the same figures whatever the order of a parallel aggregation
-  select workflow, metric, ancestor, month,
+assisted_per_actor as (  -- exact decimal sums per person and unit (the same figures in any order; additive up
+  -- the tree, so the roll-up joins people, not items)
+  select workflow, metric, org_unit, go_live_unit, month, actor_key,
     count(value) as n, count(*) - count(value) as n_without,
     sum(value::decimal(18, 6)) as s1,
     sum(value::decimal(38, 6) * value::decimal(38, 6)) as s2,
-    count(distinct actor_key) filter (where value is not null) as actors,
     sum(hourly_cost_usd::decimal(18, 6)) filter (where value is not null) as cost_sum,
-    count(hourly_cost_usd) filter (where value is not null) as cost_n,
-    quantile_cont(value, 0.5) as median, quantile_cont(value, 0.9) as p90,
-    list(distinct org_unit order by org_unit) as units
-  from assisted_items group by all
+    count(hourly_cost_usd) filter (where value is not null) as cost_n
+  from items where assisted group by all
+),
+baseline_per_unit as (
+  select workflow, metric, org_unit, go_live_unit,
+    count(value) as n, count(*) - count(value) as n_without,
+    sum(value::decimal(18, 6)) as s1,
+    sum(value::decimal(38, 6) * value::decimal(38, 6)) as s2
+  from items where in_baseline group by all
+),
+pre_units as (  -- for each subtree and month: the go-live units whose assisted items count
+  select distinct a.workflow, a.metric, s.ancestor, a.month, a.go_live_unit
+  from assisted_per_actor a join org_subtree s on s.org_unit = a.org_unit
+),
+assisted_rolled as (
+  select a.workflow, a.metric, s.ancestor, a.month,
+    sum(a.n)::bigint as n, sum(a.n_without)::bigint as n_without, sum(a.s1) as s1, sum(a.s2) as s2,
+    count(distinct a.actor_key) filter (where a.n > 0) as actors,
+    sum(a.cost_sum) as cost_sum, sum(a.cost_n)::bigint as cost_n,
+    list(distinct a.org_unit order by a.org_unit) as units
+  from assisted_per_actor a join org_subtree s on s.org_unit = a.org_unit
+  group by all
+),
+baseline_rolled as (  -- the baselines of the go-live units covered, within the subtree
+  select u.workflow, u.metric, u.ancestor, u.month,
+    sum(b.n)::bigint as n, sum(b.n_without)::bigint as n_without, sum(b.s1) as s1, sum(b.s2) as s2
+  from pre_units u
+  join baseline_per_unit b on b.workflow = u.workflow and b.metric = u.metric and b.go_live_unit = u.go_live_unit
+  join org_subtree s on s.org_unit = b.org_unit and s.ancestor = u.ancestor
+  group by all
+),
+assisted_quantiles as (  -- medians and 90th percentiles, for service-level metrics (turnaround) only
+  select i.workflow, i.metric, s.ancestor, i.month,
+    quantile_cont(i.value, 0.5) as median, quantile_cont(i.value, 0.9) as p90
+  from items i join org_subtree s on s.org_unit = i.org_unit
+  where i.assisted and i.metric_kind = 'service_level'
+  group by all
+),
+baseline_quantiles as (
+  select u.workflow, u.metric, u.ancestor, u.month,
+    quantile_cont(i.value, 0.5) as median, quantile_cont(i.value, 0.9) as p90
+  from pre_units u
+  join items i on i.workflow = u.workflow and i.metric = u.metric and i.go_live_unit = u.go_live_unit
+    and i.in_baseline and i.metric_kind = 'service_level'
+  join org_subtree s on s.org_unit = i.org_unit and s.ancestor = u.ancestor
+  group by all
+),
+assisted as (
+  select r.*, q.median, q.p90
+  from assisted_rolled r left join assisted_quantiles q using (workflow, metric, ancestor, month)
 ),
 baseline as (
-  select u.workflow, u.metric, u.ancestor, u.month,
-    count(b.value) as n, count(*) - count(b.value) as n_without,
-    sum(b.value::decimal(18, 6)) as s1,
-    sum(b.value::decimal(38, 6) * b.value::decimal(38, 6)) as s2,
-    quantile_cont(b.value, 0.5) as median, quantile_cont(b.value, 0.9) as p90
-  from pre_units u
-  join baseline_items b on b.workflow = u.workflow and b.metric = u.metric and b.go_live_unit = u.go_live_unit
-    and b.ancestor = u.ancestor
-  group by all
+  select r.*, q.median, q.p90
+  from baseline_rolled r left join baseline_quantiles q using (workflow, metric, ancestor, month)
 ),
 paired as (
   select a.workflow, a.metric, a.ancestor, a.month,
