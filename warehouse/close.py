@@ -2,7 +2,8 @@
 
 A close reads the current warehouse and writes, under `lake/closes/YYYY-MM/vNNN/`:
 - one Parquet file per finance table (`FINANCE_TABLES`), the month's rows as they are;
-- `roi.parquet` and `service_level.parquet`: exactly what `uptake roi --month M` prints for the month;
+- `roi.parquet` and `service_level.parquet`: the month's ROI and service-level rows, and `roi.csv`, `roi.json`:
+  exactly what `uptake roi --month M` prints (its default view), printed as is from then on;
 - `figures.parquet`: the month's `finance_figures` (every figure as text), what restatements compare with;
 - `reference.parquet`: the sha256 of each reference file the warehouse was built from;
 - `manifest.json`: month, version, when, the last ingest run the warehouse holds, and each file's sha256.
@@ -99,10 +100,18 @@ def _write_parquet(table: pa.Table, path: Path) -> str:
     return file_sha256(path)
 
 
+def _write_text(text: str, path: Path) -> str:
+    with open(path, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return file_sha256(path)
+
+
 def close(lake: str | Path, month: str, restate: bool = False) -> Snapshot:
     """Publish `month` from the current warehouse; returns the snapshot written."""
     from warehouse.build import WAREHOUSE
-    from warehouse.roi import current_tables
+    from warehouse.roi import RoiResult, current_tables, write_roi
 
     check_month(month)
     lk = Lake(lake)
@@ -144,6 +153,12 @@ def close(lake: str | Path, month: str, restate: bool = False) -> Snapshot:
             roi, service = current_tables(con, month)
             files["roi.parquet"] = _write_parquet(roi, staging / "roi.parquet")
             files["service_level.parquet"] = _write_parquet(service, staging / "service_level.parquet")
+            # what `uptake roi` prints for the month, as published: printed as is ever after, whatever later
+            # versions of the code would render
+            as_published = RoiResult(month, roi, service, "published")
+            for fmt in ("csv", "json"):
+                text = write_roi(as_published, fmt, None) or ""
+                files[f"roi.{fmt}"] = _write_text(text, staging / f"roi.{fmt}")
             reference = con.sql("select file, sha256 from reference_files order by file").to_arrow_table()
             files["reference.parquet"] = _write_parquet(reference, staging / "reference.parquet")
             manifest = {"month": month, "version": version,

@@ -191,7 +191,11 @@ def _sibling(out: str, suffix: str) -> Path:
 
 
 def write_roi(result: RoiResult, fmt: str, out: str | None, all_methods: bool = False) -> str | None:
-    """Write to `out` (and its `.service_level` sibling), or return the text for standard output (csv, json)."""
+    """Write to `out` (and its `.service_level` sibling), or return the text for standard output (csv, json).
+    A closed month's default view is the text published at the close, as stored."""
+    stored = result.snapshot.path / f"roi.{fmt}" if result.snapshot is not None else None
+    if result.source == "published" and stored is not None and stored.exists() and not all_methods and not out:
+        return stored.read_text()
     roi, service = shown(result, all_methods)
     if fmt == "parquet":
         if not out:

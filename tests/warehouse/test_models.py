@@ -530,7 +530,16 @@ def test_a_close_that_fails_halfway_publishes_nothing(fixture_lake, tmp_path, mo
     monkeypatch.setattr(closing, "_write_parquet", real)
     snapshot = closing.close(lake, "2026-04")
     assert snapshot.version == 1 and snapshot.path == lake / "closes" / "2026-04" / "v001"
-    assert sorted(snapshot.manifest["files"]) == sorted(p.name for p in snapshot.path.glob("*.parquet"))
+    assert sorted(snapshot.manifest["files"]) == sorted(p.name for p in snapshot.path.iterdir()
+                                                        if p.name != "manifest.json")
+    # the published text is printed as stored, even if a later version of the code renders differently
+    import warehouse.roi as roi
+
+    printed = roi.write_roi(roi.roi_tables(lake, "2026-04"), "csv", None)
+    monkeypatch.setattr(roi, "_csv", lambda table: "rendered differently\n")
+    assert roi.write_roi(roi.roi_tables(lake, "2026-04"), "csv", None) == printed
+    assert printed == (snapshot.path / "roi.csv").read_text() and printed.startswith("attribution,")
+    assert roi.write_roi(roi.roi_tables(lake, "2026-04", current=True), "csv", None).startswith("rendered")
     with pytest.raises(closing.CloseError, match="never changed silently"):
         closing.close(lake, "2026-04")
     assert closing.close(lake, "2026-04", restate=True).version == 2  # on purpose: the next version
