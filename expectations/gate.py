@@ -80,7 +80,8 @@ def run_gate(con: duckdb.DuckDBPyConnection, lake: Path, run_id: str | None = No
         context.add_data_docs_site(site_name="lake", site_config=site)
     elif sites["lake"]["store_backend"] != site["store_backend"]:
         context.update_data_docs_site(site_name="lake", site_config=site)
-    if context.variables.progress_bars is None or context.variables.progress_bars.globally:
+    bars = context.variables.progress_bars  # an object when set here, a dict when read from the project file
+    if (bars.get("globally", True) if isinstance(bars, dict) else getattr(bars, "globally", True)):
         context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
         context.variables.save()
     # the frames live in memory: the data source and its assets are made anew each run

@@ -64,7 +64,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from warehouse.build import WAREHOUSE, BuildError, build
+    from warehouse.build import WAREHOUSE, BuildError, BuildRefused, build
 
     s = settings(lake=args.lake, reference=args.reference)
 
@@ -75,6 +75,8 @@ def _build(args: argparse.Namespace) -> int:
         result = build(s.lake, s.reference, wait=args.wait, waiting=waiting)
     except BuildError as exc:
         print(f"uptake build: {exc}", file=sys.stderr)
+        if isinstance(exc, BuildRefused):  # nothing was built: the one line says it all
+            return 1
         if (s.lake / WAREHOUSE).exists():
             print("uptake build: the previous warehouse is unchanged", file=sys.stderr)
         docs = s.lake / "docs" / "data_docs" / "index.html"

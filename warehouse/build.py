@@ -42,6 +42,10 @@ class BuildError(RuntimeError):
     pass
 
 
+class BuildRefused(BuildError):
+    """Refused before building anything: no lake, another build running, or the lake fails its check."""
+
+
 @dataclass(frozen=True)
 class Model:
     """One `.sql` file: its table, purpose, grain, column docs and statement."""
@@ -205,13 +209,16 @@ def build(lake: str | Path, reference: str | Path, expectations: bool = True, wa
     running on the lake: BuildError, or with `wait` wait for it (`waiting(pid)` is told)."""
     lk = Lake(lake)
     if not lk.root.is_dir():
-        raise BuildError(f"{lk.root}: no lake here (pass --lake DIR or set $UPTAKE_LAKE; `uptake ingest` makes one)")
+        raise BuildRefused(f"{lk.root}: no lake here (pass --lake DIR or set $UPTAKE_LAKE; `uptake ingest` makes one)")
     try:
         with lk.locked(wait=wait, what="build", waiting=waiting):
-            lk.check()
+            try:
+                lk.check()
+            except LakeError as exc:
+                raise BuildRefused(str(exc)) from exc
             return _build(lk, reference, expectations)
-    except LakeError as exc:
-        raise BuildError(str(exc)) from exc
+    except LakeError as exc:  # the lock refused, or the ledger became unreadable while building
+        raise BuildRefused(str(exc)) from exc
 
 
 def _build(lk: Lake, reference: str | Path, expectations: bool) -> BuildResult:
