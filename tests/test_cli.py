@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +14,7 @@ import pytest
 
 from uptake.cli import main
 
-COMMANDS = ("generate", "ingest", "build", "roi", "demo", "serve")
+COMMANDS = ("generate", "ingest", "build", "roi", "verify", "demo", "serve")
 
 
 def test_help_lists_every_command(capsys):
@@ -38,6 +41,7 @@ def test_generate_then_ingest_through_the_console_script(tmp_path: Path):
     ing = subprocess.run([str(exe), "ingest", str(tmp_path / "d" / "landing"), "--lake", str(tmp_path / "lake"),
                           "--", "--direct_num_workers=1"], capture_output=True, text=True)
     assert ing.returncode == 0, ing.stderr
+    assert "apitools" not in ing.stderr  # Beam's warning about a BigQuery client uptake does not use
     summary = json.loads(ing.stdout)
     truth = json.loads((tmp_path / "d" / "truth.json").read_text())
     assert summary["total"]["landed"] == truth["totals"]["landed"]
@@ -45,3 +49,44 @@ def test_generate_then_ingest_through_the_console_script(tmp_path: Path):
                          capture_output=True, text=True)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines()[-1] == f"uptake ingest: {tmp_path / 'missing'}: no such file or folder"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("UPTAKE_")}, **extra}
+
+
+def test_without_a_lake_roi_and_verify_say_to_pass_lake(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no ./lake here
+    monkeypatch.delenv("UPTAKE_LAKE", raising=False)
+    for command in (["roi", "--month", "2026-09"], ["verify"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"uptake {command[0]}: lake: no lake here (the default, ./lake): pass --lake DIR or set "
+                       "$UPTAKE_LAKE"]  # not "run `uptake build` first": the build is not what is missing
+    monkeypatch.setenv("UPTAKE_LAKE", str(tmp_path / "elsewhere"))  # named: the plain message
+    assert main(["roi", "--month", "2026-09"]) == 1
+    assert capsys.readouterr().err.strip() == f"uptake roi: {tmp_path / 'elsewhere'}: no lake here"
+
+
+def test_a_build_without_a_lake_says_so_in_one_line(tmp_path: Path, capsys):
+    assert main(["build", "--lake", str(tmp_path / "nope"), "--reference", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"uptake build: {tmp_path / 'nope'}: no lake here (pass --lake DIR or set $UPTAKE_LAKE; "
+                   "`uptake ingest` makes one)"]  # no "the previous warehouse is unchanged": there is none
+    assert not (tmp_path / "nope").exists()  # and no lake made by asking
+
+
+@pytest.mark.slow
+def test_a_build_with_a_relative_lake_prints_data_docs_that_exist_and_no_library_noise(ingested, small_org: Path,
+                                                                                     tmp_path: Path):
+    lake, _ = ingested
+    shutil.copytree(lake, tmp_path / "lake", ignore=shutil.ignore_patterns(".*", "gx", "docs", "warehouse.duckdb"))
+    exe = Path(sys.executable).parent / "uptake"
+    build = subprocess.run([str(exe), "build", "--lake", "lake", "--reference", str(small_org / "reference")],
+                           capture_output=True, text=True, cwd=tmp_path, env=_env())
+    assert build.returncode == 0, build.stderr
+    (docs,) = re.findall(r"^Data Docs: file://(\S+)$", build.stderr, re.M)
+    assert docs == str(tmp_path / "lake" / "docs" / "data_docs" / "index.html") and Path(docs).exists()
+    assert json.loads(build.stdout)["data_docs"] == "lake/docs/data_docs/index.html"
+    assert not (tmp_path / "lake" / "gx" / "lake").exists()  # not under <lake>/gx/<relative lake path>/
+    assert "apitools" not in build.stderr and "Calculating Metrics" not in build.stderr  # Beam, GX's bars
