@@ -53,9 +53,10 @@ class Report:
 
 
 def _committed(entry: dict[str, Any]) -> list[str]:
-    """Paths (relative to the lake) of the files a run committed."""
+    """Paths (relative to the lake) of the files a run committed: its outputs, and whatever it checksummed."""
     out = entry.get("outputs", {})
-    return [*out.get("events", []), *(p for p in (out.get("index"), out.get("quarantine")) if p)]
+    listed = [*out.get("events", []), *(p for p in (out.get("index"), out.get("quarantine")) if p)]
+    return sorted({*listed, *entry.get("checksums", {})})
 
 
 def check(lake: Lake, full: bool = False) -> Report:
@@ -135,19 +136,17 @@ def _orphans(lake: Lake, listed: set[str], entries: dict[int, dict[str, Any]], u
             continue  # reported as unreadable already
         if n >= 0 and (lake.staging_dir(n) / "MANIFEST.json").exists():
             continue  # a run being committed (or to be rolled forward by the next ingest)
-        if n >= 0 and n not in entries and not entry_path.exists():
+        if n < 0:
+            rep.problems.append(f"{paths[0]}: committed by no run ({len(paths)} such file(s)); remove them, or "
+                                "restore the lake from your backup")
+        elif n in entries:
+            rep.problems.append(f"{paths[0]}: not listed by the ledger entry of run {n} ({len(paths)} such "
+                                "file(s)); remove them, or restore the lake from your backup")
+        elif not entry_path.exists():  # (an entry that exists now was committed while we looked)
             rep.problems.append(
                 f"{entry_path}: missing, but run {n} committed {len(paths)} file(s) to the lake (e.g. "
                 f"{paths[0].relative_to(lake.root)}); restore the ledger entry from your backup: without it "
                 "the same events could land twice")
-        elif n in entries or entry_path.exists():
-            if n not in entries:  # committed while we looked
-                continue
-            rep.problems.append(f"{paths[0]}: not listed by the ledger entry of run {n} ({len(paths)} such "
-                                "file(s)); remove them, or restore the lake from your backup")
-        else:
-            rep.problems.append(f"{paths[0]}: committed by no run ({len(paths)} such file(s)); remove them, or "
-                                "restore the lake from your backup")
 
 
 def _key(lake: Lake, entries: dict[int, dict[str, Any]], rep: Report) -> None:

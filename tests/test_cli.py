@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,19 +72,3 @@ def test_a_build_without_a_lake_says_so_in_one_line(tmp_path: Path, capsys):
     assert err == [f"uptake build: {tmp_path / 'nope'}: no lake here (pass --lake DIR or set $UPTAKE_LAKE; "
                    "`uptake ingest` makes one)"]  # no "the previous warehouse is unchanged": there is none
     assert not (tmp_path / "nope").exists()  # and no lake made by asking
-
-
-@pytest.mark.slow
-def test_a_build_with_a_relative_lake_prints_data_docs_that_exist_and_no_library_noise(ingested, small_org: Path,
-                                                                                     tmp_path: Path):
-    lake, _ = ingested
-    shutil.copytree(lake, tmp_path / "lake", ignore=shutil.ignore_patterns(".*", "gx", "docs", "warehouse.duckdb"))
-    exe = Path(sys.executable).parent / "uptake"
-    build = subprocess.run([str(exe), "build", "--lake", "lake", "--reference", str(small_org / "reference")],
-                           capture_output=True, text=True, cwd=tmp_path, env=_env())
-    assert build.returncode == 0, build.stderr
-    (docs,) = re.findall(r"^Data Docs: file://(\S+)$", build.stderr, re.M)
-    assert docs == str(tmp_path / "lake" / "docs" / "data_docs" / "index.html") and Path(docs).exists()
-    assert json.loads(build.stdout)["data_docs"] == "lake/docs/data_docs/index.html"
-    assert not (tmp_path / "lake" / "gx" / "lake").exists()  # not under <lake>/gx/<relative lake path>/
-    assert "apitools" not in build.stderr and "Calculating Metrics" not in build.stderr  # Beam, GX's bars

@@ -1,10 +1,14 @@
 """One build at a time per lake, with real `uptake build` processes: while one builds, a second refuses with one
 line naming the first's pid, a third with `--wait` waits and then builds; every one exits sensibly, and the
-warehouse an analyst opens is complete (every table) whenever it exists, during and after."""
+warehouse an analyst opens is complete (every table) whenever it exists, during and after.
+
+The builds are given a relative `--lake` on a lake without Data Docs yet, as a newcomer types it: the Data Docs
+path they print exists, and they print no library noise (Beam's apitools warning, GX's progress bars)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +52,7 @@ class Reader(threading.Thread):
 def test_two_builds_at_once_one_refuses_one_waits_and_the_warehouse_is_always_whole(built, small_org: Path,
                                                                                     tmp_path: Path):
     lake = tmp_path / "lake"
-    shutil.copytree(built.parent, lake, ignore=shutil.ignore_patterns(".*"))
+    shutil.copytree(built.parent, lake, ignore=shutil.ignore_patterns(".*", "gx", "docs"))
     expected = _tables(built)  # every table a complete build makes
     reference = str(small_org / "reference")
     reader = Reader(lake / "warehouse.duckdb")
@@ -56,8 +60,9 @@ def test_two_builds_at_once_one_refuses_one_waits_and_the_warehouse_is_always_wh
     logs = {name: (tmp_path / f"{name}.out").open("w+") for name in ("first", "second", "third")}
 
     def start(name: str, *extra: str) -> subprocess.Popen:
-        return subprocess.Popen([UPTAKE, "build", "--lake", str(lake), "--reference", reference, *extra],
-                                stdout=logs[name], stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen([UPTAKE, "build", "--lake", "lake", "--reference", reference, *extra],
+                                stdout=logs[name], stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+                                env={k: v for k, v in os.environ.items() if not k.startswith("UPTAKE_")})
 
     first = start("first")
     try:
@@ -83,9 +88,14 @@ def test_two_builds_at_once_one_refuses_one_waits_and_the_warehouse_is_always_wh
         out[name] = fh.read()
         fh.close()
     assert out["second"].strip().splitlines() == [
-        f"uptake build: another build (pid {first.pid}) is running on {lake}; try again when it has finished"]
-    assert f"uptake build: waiting for the build running on {lake} (pid {first.pid})" in out["third"]
-    assert '"warehouse"' in out["first"] and '"warehouse"' in out["third"]
+        f"uptake build: another build (pid {first.pid}) is running on lake; try again when it has finished"]
+    assert f"uptake build: waiting for the build running on lake (pid {first.pid})" in out["third"]
+    assert '"warehouse": "lake/warehouse.duckdb"' in out["first"] and '"warehouse"' in out["third"]
+    for name in ("first", "third"):
+        (docs,) = re.findall(r"^Data Docs: file://(\S+)$", out[name], re.M)
+        assert docs == str(lake / "docs" / "data_docs" / "index.html") and Path(docs).exists()
+        assert "apitools" not in out[name] and "Calculating Metrics" not in out[name]
+    assert not (lake / "gx" / "lake").exists()  # not under <lake>/gx/<relative lake path>/
     # whole whenever an analyst looked, and after
     assert reader.errors == []
     assert reader.seen and all(s == expected for s in reader.seen)
