@@ -23,6 +23,9 @@ from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
 from uptake.config import settings
+from uptake.noise import quiet_libraries
+
+quiet_libraries()  # also in the processes Prefect runs flows in
 
 COUNTS = ("lines", "landed", "duplicates", "quarantined", "blank")
 

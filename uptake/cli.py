@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from collections.abc import Sequence
 
 from pipelines.vendors import FORMATS
 from uptake.config import settings
+from uptake.noise import quiet_libraries
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -213,22 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="reference folder (default $UPTAKE_REFERENCE, then <lake>/reference)")
     p.set_defaults(run=_serve)
     return parser
-
-
-class _Noise(logging.Filter):
-    """Library warnings that say nothing to a user of uptake."""
-
-    NOISE = ("apitools not found",)  # Apache Beam, on import, about its BigQuery client (not used here)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(self.NOISE)
-
-
-def quiet_libraries() -> None:
-    """Drop the library noise every command printed (Beam's apitools warning goes to the root logger)."""
-    root = logging.getLogger()
-    if not any(isinstance(f, _Noise) for f in root.filters):
-        root.addFilter(_Noise())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
