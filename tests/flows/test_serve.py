@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,6 +33,21 @@ def test_watcher_emits_each_complete_file_once(tmp_path: Path):
         fh.write("{}\n")
     assert w.scan() == []
     assert w.scan() == [str((tmp_path / "a.jsonl").resolve())]
+
+
+def test_a_restarted_watcher_skips_files_the_lake_already_ingested(ingested, small_org: Path, tmp_path: Path):
+    """A restarted `serve` must not start one flow run per file already in the lake: a new watcher over a landing
+    folder whose files were all ingested emits nothing; a file with new content is emitted once."""
+    lake, summary = ingested
+    landing = tmp_path / "landing"
+    shutil.copytree(small_org / "landing", landing)
+    w = Watcher(landing, lake)
+    assert w.scan() == [] and w.scan() == []  # every file's content is in the lake (by sha256)
+    new = landing / "new.jsonl"
+    new.write_bytes(sorted(landing.glob("*.jsonl"))[0].read_bytes() + b"\n")  # other bytes: not ingested yet
+    assert w.scan() == []
+    assert w.scan() == [str(new.resolve())]
+    assert len(summary["files"]) == len(list((small_org / "landing").iterdir()))  # they were all ingested
 
 
 @contextlib.contextmanager
@@ -84,12 +100,18 @@ def test_serve_runs_its_server_schedules_and_ingests_a_dropped_file(small_org: P
     try:
         def api_url() -> bool:
             nonlocal url
-            m = re.search(r"Prefect API (\S+);", log_path.read_text())
-            url = m.group(1) if m else None
+            m = re.search(r"Prefect API (\S+); Prefect UI (\S+);", log_path.read_text())
+            url, ui[0] = (m.group(1), m.group(2)) if m else (None, "")
             return url is not None
 
+        ui = [""]
         _wait("Prefect API line", api_url, proc, log_path, 180)
         assert url is not None
+        # the UI it links to is served (it ships with Prefect), on the same loopback port
+        assert ui[0] == url.removesuffix("/api")
+        request = urllib.request.Request(f"{ui[0]}/deployments", headers={"Accept": "text/html"})
+        with urllib.request.urlopen(request, timeout=30) as page:
+            assert page.status == 200 and page.read(200).lstrip().lower().startswith(b"<!doctype html>")
         state: tuple[dict, dict] = ({}, {})
 
         def scheduled() -> bool:  # the server's scheduler (not serve) creates the runs of each cron schedule
@@ -123,6 +145,7 @@ def test_serve_runs_its_server_schedules_and_ingests_a_dropped_file(small_org: P
         (run,) = Lake(lake).committed_runs()
         assert [Path(f["path"]).name for f in run["files"]] == [source.name]
         assert run["total"]["landed"] > 0
+        assert "apitools" not in log_path.read_text()  # Beam's warning, from the flow run's process too
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
