@@ -9,7 +9,8 @@ import time
 from collections.abc import Sequence
 
 from pipelines.vendors import FORMATS
-from uptake.config import lake_path
+from uptake.config import settings
+from uptake.noise import quiet_libraries
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -42,8 +43,9 @@ def _generate(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from pipelines.ingest import IngestError, ingest
 
+    s = settings(lake=args.lake, reference=args.reference)
     try:
-        summary = ingest(args.paths, lake=lake_path(args.lake), reference=args.reference,
+        summary = ingest(args.paths, lake=s.lake, reference=s.ingest_reference,
                          beam_args=args.beam_args, progress=None, fmt=args.fmt)
     except IngestError as exc:
         print(f"uptake ingest: {exc}", file=sys.stderr)
@@ -62,16 +64,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from uptake.config import reference_path
-    from warehouse.build import BuildError, build
+    from warehouse.build import WAREHOUSE, BuildError, BuildRefused, build
 
-    lake = lake_path(args.lake)
+    s = settings(lake=args.lake, reference=args.reference)
+
+    def waiting(pid: str) -> None:
+        print(f"uptake build: waiting for the build running on {s.lake} (pid {pid})", file=sys.stderr, flush=True)
+
     try:
-        result = build(lake, reference_path(args.reference, lake))
+        result = build(s.lake, s.reference, wait=args.wait, waiting=waiting)
     except BuildError as exc:
         print(f"uptake build: {exc}", file=sys.stderr)
-        print(f"uptake build: the previous warehouse is unchanged; Data Docs: {lake / 'docs/data_docs/index.html'}",
-              file=sys.stderr)
+        if isinstance(exc, BuildRefused):  # nothing was built: the one line says it all
+            return 1
+        if (s.lake / WAREHOUSE).exists():
+            print("uptake build: the previous warehouse is unchanged", file=sys.stderr)
+        docs = s.lake / "docs" / "data_docs" / "index.html"
+        if docs.exists():
+            print(f"uptake build: Data Docs: file://{docs.resolve()}", file=sys.stderr)
         return 1
     print(json.dumps(result.as_dict(), indent=2))
     for w in result.warnings:
@@ -81,11 +91,39 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from pipelines.lake import Lake
+    from pipelines.verify import check
+
+    s = settings(lake=args.lake)
+    if not s.lake.is_dir():
+        print(f"uptake verify: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
+        return 1
+    report = check(Lake(s.lake), full=not args.quick)
+    for line in report.problems:
+        print(f"uptake verify: {line}", file=sys.stderr)
+    if report.problems:
+        print(f"uptake verify: {s.lake}: {len(report.problems)} problem(s) ({report.seconds:.2f} s)", file=sys.stderr)
+        return 1
+    print(f"uptake verify: {s.lake}: OK: {report.summary()}")
+    return 0
+
+
+def _no_lake(named: bool) -> str:
+    if named:
+        return "no lake here"
+    return "no lake here (the default, ./lake): pass --lake DIR or set $UPTAKE_LAKE"
+
+
 def _roi(args: argparse.Namespace) -> int:
     from warehouse.roi import RoiError, roi_tables, write_roi
 
+    s = settings(lake=args.lake)
+    if not s.lake.is_dir():  # the usual cause is a missing --lake, not a missing build
+        print(f"uptake roi: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
+        return 1
     try:
-        result = roi_tables(lake_path(args.lake), args.month, current=args.current)
+        result = roi_tables(s.lake, args.month, current=args.current)
         text = write_roi(result, args.format, args.out, all_methods=args.all_methods)
     except RoiError as exc:
         print(f"uptake roi: {exc}", file=sys.stderr)
@@ -110,7 +148,11 @@ def _close(args: argparse.Namespace) -> int:
     from warehouse.close import CloseError, close
 
     try:
-        snapshot = close(lake_path(args.lake), args.month, restate=args.restate)
+        s = settings(lake=args.lake)
+        if not s.lake.is_dir():
+            print(f"uptake close: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
+            return 1
+        snapshot = close(s.lake, args.month, restate=args.restate)
     except CloseError as exc:
         print(f"uptake close: {exc}", file=sys.stderr)
         return 1
@@ -124,8 +166,6 @@ def _serve(args: argparse.Namespace) -> int:
     import os
     import signal
 
-    from uptake.config import reference_path
-
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
     def stop(signum: int, _frame: object) -> None:  # run the clean-up (the local server) on SIGTERM too
@@ -134,9 +174,8 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     from flows.serve import serve
 
-    lake = lake_path(args.lake)
-    landing = args.landing or os.environ.get("UPTAKE_LANDING") or "landing"
-    return serve(str(lake), landing, str(reference_path(args.reference, lake)))
+    s = settings(lake=args.lake, reference=args.reference, landing=args.landing)
+    return serve(str(s.lake), str(s.landing), str(s.reference))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,7 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="run the expectation suites, then build the DuckDB warehouse")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
     p.add_argument("--reference", help="reference folder (default $UPTAKE_REFERENCE, then <lake>/reference)")
+    p.add_argument("--wait", action="store_true",
+                   help="if a build is running on this lake, wait for it (default: refuse with one line)")
     p.set_defaults(run=_build)
+
+    p = sub.add_parser("verify", help="check the lake: committed files against the ledger, the index against the "
+                                      "events, the pseudonym key")
+    p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
+    p.add_argument("--quick", action="store_true",
+                   help="sizes only, no checksums or index (the check every ingest and build runs first)")
+    p.set_defaults(run=_verify)
 
     p = sub.add_parser(
         "roi", help="the finance tables of a month: workflow-measured and estimate rows apart, service levels beside",
@@ -227,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_libraries()
     argv = list(sys.argv[1:] if argv is None else argv)
     beam_args: list[str] = []
     if "--" in argv:  # what follows `--` is for Apache Beam

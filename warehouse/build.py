@@ -8,6 +8,11 @@ the models and never written to the warehouse file. Models: the `.sql` files of
 column; they become `COMMENT ON` the table and its columns, so `duckdb_tables()` and `duckdb_columns()`
 document the warehouse. The new file is written as `.warehouse-building.duckdb` and renamed over
 `warehouse.duckdb` only when complete: an analyst's open read-only connection keeps reading the old file.
+
+One build at a time per lake (the lake's build lock): a second refuses with one line naming the holder's
+pid, or waits (`wait=True`: the flows; `uptake build --wait`). Before anything is read, the lake is checked
+against its ledger (`Lake.check`). The file is written in DuckDB's storage version `STORAGE_VERSION`, which
+every DuckDB from 1.4 LTS on reads (DuckDB 2.0's own format is refused by 1.x clients and BI tools).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +30,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipelines.lake import Lake, file_sha256, fsync_dir, pseudonymize
+from pipelines.lake import Lake, LakeError, file_sha256, fsync_dir, pseudonymize
 from schemas import events as contract
 from schemas.reference import TABLES, ReferenceError, load_reference
 from warehouse.close import load_published
@@ -32,10 +38,15 @@ from warehouse.close import load_published
 SQL_DIR = Path(__file__).parent / "sql"
 WAREHOUSE = "warehouse.duckdb"
 BUILDING = ".warehouse-building.duckdb"
+STORAGE_VERSION = "v1.4.0"  # readable by DuckDB 1.4 LTS and every later version
 
 
 class BuildError(RuntimeError):
     pass
+
+
+class BuildRefused(BuildError):
+    """Refused before building anything: no lake, another build running, or the lake fails its check."""
 
 
 @dataclass(frozen=True)
@@ -149,8 +160,12 @@ def _load_events(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
     con.unregister("incoming")
     files = [str(p) for p in lake.event_files()]
     if files:
-        con.execute("insert into landed_events by name select * from read_parquet($files, hive_partitioning = true, "
-                    "union_by_name = true)", {"files": files})
+        try:
+            con.execute("insert into landed_events by name select * from read_parquet($files, hive_partitioning = "
+                        "true, union_by_name = true)", {"files": files})
+        except duckdb.Error as exc:  # DuckDB names the file; one line, not a traceback
+            first = str(exc).splitlines()[0]
+            raise BuildError(f"cannot read the landed events: {first}; run `uptake verify`") from None
 
 
 def _load_ledger(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
@@ -198,26 +213,39 @@ def _load_t_quantiles(con: duckdb.DuckDBPyConnection) -> None:
              {"df": "degrees of freedom", "t975": "the 0.975 quantile of t with df degrees of freedom"})
 
 
-def build(lake: str | Path, reference: str | Path, expectations: bool = True,
-          threads: int | None = None) -> BuildResult:
+def build(lake: str | Path, reference: str | Path, expectations: bool = True, wait: bool = False,
+          waiting: Callable[[str], None] | None = None, threads: int | None = None) -> BuildResult:
     """Build the warehouse into the lake. With `expectations`, the suites run on the new warehouse before the
-    swap: a critical failure raises BuildError and leaves the previous warehouse as it was. `threads`: DuckDB's
+    swap: a critical failure raises BuildError and leaves the previous warehouse as it was. A build already
+    running on the lake: BuildError, or with `wait` wait for it (`waiting(pid)` is told). `threads`: DuckDB's
     thread count (default: DuckDB's, one per core); the figures are the same for any count."""
+    lk = Lake(lake)
+    if not lk.root.is_dir():
+        raise BuildRefused(f"{lk.root}: no lake here (pass --lake DIR or set $UPTAKE_LAKE; `uptake ingest` makes one)")
+    try:
+        with lk.locked(wait=wait, what="build", waiting=waiting):
+            try:
+                lk.check()
+            except LakeError as exc:
+                raise BuildRefused(str(exc)) from exc
+            return _build(lk, reference, expectations, threads)
+    except LakeError as exc:  # the lock refused, or the ledger became unreadable while building
+        raise BuildRefused(str(exc)) from exc
+
+
+def _build(lk: Lake, reference: str | Path, expectations: bool, threads: int | None = None) -> BuildResult:
     started = time.perf_counter()
     if expectations:  # importing Great Expectations takes seconds: let it overlap the DuckDB work
         threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
-    lk = Lake(lake)
-    if not lk.root.exists():
-        raise BuildError(f"{lk.root}: no lake here (run `uptake ingest` first)")
     try:
         tables = load_reference(reference)
     except ReferenceError as exc:
         raise BuildError(f"reference data refused:\n{exc}") from exc
     key = lk.pseudonym_key()
     building = lk.root / BUILDING
-    building.unlink(missing_ok=True)
+    _discard(building)  # what a killed build left
     result = BuildResult(lk.root / WAREHOUSE, 0.0)
-    con = duckdb.connect(str(building))
+    con = duckdb.connect(str(building), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         con.execute("set timezone = 'UTC'")
         if threads:
@@ -257,10 +285,15 @@ def build(lake: str | Path, reference: str | Path, expectations: bool = True,
         con.execute("checkpoint")
     except BaseException:
         con.close()
-        building.unlink(missing_ok=True)
+        _discard(building)
         raise
     con.close()
     os.replace(building, result.path)  # the swap: readers of the old file keep it until they close
     fsync_dir(lk.root)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _discard(building: Path) -> None:
+    building.unlink(missing_ok=True)
+    building.with_name(building.name + ".wal").unlink(missing_ok=True)

@@ -52,3 +52,30 @@ def test_pipeline_and_monthly_close_export_and_rerun_idempotently(prefect_server
     assert (lake / "exports" / month / "roi.csv").read_bytes() == first
     again = pipeline_flow(str(small_org / "landing"), lake=str(lake), reference=str(small_org / "reference"))
     assert again["ingest"]["landed"] == 0  # nothing new in the landing folder: nothing counted twice
+
+
+@pytest.mark.slow
+def test_flows_take_the_lake_from_the_environment_like_the_cli(prefect_server, small_org: Path, tmp_path: Path,
+                                                              monkeypatch):
+    """No `lake` parameter: the flow lands in $UPTAKE_LAKE (it used to default to ./lake, ignoring it)."""
+    from flows.pipeline import ingest_flow
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UPTAKE_LAKE", str(tmp_path / "env-lake"))
+    first = sorted((small_org / "landing").glob("*.jsonl"))[0]
+    summary = ingest_flow([str(first)])
+    assert summary["total"]["landed"] > 0
+    assert len(list((tmp_path / "env-lake" / "ledger" / "runs").glob("run-*.json"))) == 1
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.slow
+def test_the_demo_ends_without_warnings_about_its_own_data(prefect_server, tmp_path: Path, capsys):
+    """The demo's data ends with its last generated month: no freshness warning about it, no progress bars."""
+    from flows.pipeline import demo
+
+    assert demo(out=str(tmp_path / "demo"), seed=3, people=300, months=3) == 0
+    out, err = capsys.readouterr()
+    assert "ingest counts equal truth.json" in out
+    assert "freshness" not in err and "warning:" not in err, err[-2000:]
+    assert "Calculating Metrics" not in out + err  # GX's progress bars
