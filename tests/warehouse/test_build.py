@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from uptake.cli import main
 from warehouse.build import BuildError, build, models
 from warehouse.close import FINANCE_TABLES
 from warehouse.roi import NOTE, RoiError, roi_table
@@ -166,7 +167,14 @@ def _roi(lake: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([EXE, "roi", "--lake", str(lake), *args], capture_output=True, text=True)
 
 
-def test_roi_command_formats_and_errors(built, truth, tmp_path):
+def _roi_here(capsys, lake: Path, *args: str) -> str:
+    """`uptake roi` in this process (the same entry point; one subprocess above checks the real stdout)."""
+    capsys.readouterr()
+    assert main(["roi", "--lake", str(lake), *args]) == 0
+    return capsys.readouterr().out
+
+
+def test_roi_command_formats_and_errors(built, truth, tmp_path, capsys):
     month = truth["months"][-1]
     out = _roi(built.parent, "--month", month)
     assert out.returncode == 0, out.stderr
@@ -178,19 +186,21 @@ def test_roi_command_formats_and_errors(built, truth, tmp_path):
     assert note == NOTE and "workflow_measured =" in note and "business_unit_estimate =" in note
     assert service.splitlines()[1].startswith("workflow,org_unit,level,month,method,metric,sla_hours,")
     assert "usd" not in service.splitlines()[1]  # turnaround never sits in a dollar column
-    js = json.loads(_roi(built.parent, "--month", month, "--format", "json").stdout)
+    js = json.loads(_roi_here(capsys, built.parent, "--month", month, "--format", "json"))
     assert {r["attribution"] for r in js["roi"]} == {"workflow_measured", "business_unit_estimate"}
     assert js["service_level"] and js["note"] == NOTE and js["source"] == "current"
     pq_out = tmp_path / "roi.parquet"
-    assert _roi(built.parent, "--month", month, "--format", "parquet", "--out", str(pq_out)).returncode == 0
+    _roi_here(capsys, built.parent, "--month", month, "--format", "parquet", "--out", str(pq_out))
     assert duckdb.sql(f"select count(*) from '{pq_out}'").fetchall() == [(len(js["roi"]),)]
     assert duckdb.sql(f"select count(*) from '{tmp_path / 'roi.service_level.parquet'}'").fetchall() == \
         [(len(js["service_level"]),)]
-    missing = _roi(built.parent, "--month", "1999-01")
-    assert missing.returncode == 1 and "no ROI rows for 1999-01" in missing.stderr
+    assert main(["roi", "--lake", str(built.parent), "--month", "1999-01"]) == 1
+    assert "no ROI rows for 1999-01" in capsys.readouterr().err
     with pytest.raises(RoiError, match="expected YYYY-MM"):
         roi_table(built.parent, "2026-13")
-    help_text = subprocess.run([EXE, "roi", "--help"], capture_output=True, text=True).stdout
+    with pytest.raises(SystemExit):
+        main(["roi", "--help"])
+    help_text = capsys.readouterr().out
     assert "--format" in help_text and "json" in help_text and "service_level" in help_text
 
 
