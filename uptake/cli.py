@@ -19,7 +19,7 @@ def _generate(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         truth = generate(args.out, seed=args.seed, months=args.months, people=args.people, end_month=args.end,
-                         volume=args.volume)
+                         volume=args.volume, copilot_seat_shortfall=args.copilot_seat_shortfall)
     except GenerateError as exc:
         print(f"uptake generate: {exc}", file=sys.stderr)
         return 1
@@ -116,19 +116,49 @@ def _no_lake(named: bool) -> str:
 
 
 def _roi(args: argparse.Namespace) -> int:
-    from warehouse.roi import RoiError, roi_table, write_roi
+    from warehouse.roi import RoiError, roi_tables, write_roi
 
     s = settings(lake=args.lake)
     if not s.lake.is_dir():  # the usual cause is a missing --lake, not a missing build
         print(f"uptake roi: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
         return 1
     try:
-        text = write_roi(roi_table(s.lake, args.month), args.format, args.out)
+        result = roi_tables(s.lake, args.month, current=args.current)
+        text = write_roi(result, args.format, args.out, all_methods=args.all_methods)
     except RoiError as exc:
         print(f"uptake roi: {exc}", file=sys.stderr)
         return 1
+    notice = result.notice()
+    if notice:
+        print(f"uptake roi: {notice}", file=sys.stderr)
+    if args.out:
+        print(f"uptake roi: attribution labels: {result_note()}", file=sys.stderr)
     if text:
         sys.stdout.write(text)
+    return 0
+
+
+def result_note() -> str:
+    from warehouse.roi import NOTE
+
+    return NOTE.removeprefix("attribution: ")
+
+
+def _close(args: argparse.Namespace) -> int:
+    from warehouse.close import CloseError, close
+
+    try:
+        s = settings(lake=args.lake)
+        if not s.lake.is_dir():
+            print(f"uptake close: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
+            return 1
+        snapshot = close(s.lake, args.month, restate=args.restate)
+    except CloseError as exc:
+        print(f"uptake close: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"month": snapshot.month, "version": snapshot.version, "closed_at": snapshot.closed_at,
+                      "last_ingest_run": snapshot.manifest["last_ingest_run"], "published": str(snapshot.path)},
+                     indent=2))
     return 0
 
 
@@ -166,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "reference/identities.csv and vendor_mapping.csv")
     p.add_argument("--volume", type=float, default=1.0,
                    help="events per person relative to the default (default 1.0); for benchmarks")
+    p.add_argument("--copilot-seat-shortfall", type=float, default=0.0, metavar="SHARE",
+                   help="licenses.csv counts this share (0 to below 1) fewer copilot seats than the people who hold "
+                        "one, so active users exceed seats: the overrun finance must true up (default 0)")
     p.set_defaults(run=_generate)
 
     p = sub.add_parser("ingest", help="validate, quarantine, dedupe, pseudonymize and land events as Parquet")
@@ -193,12 +226,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sizes only, no checksums or index (the check every ingest and build runs first)")
     p.set_defaults(run=_verify)
 
-    p = sub.add_parser("roi", help="the finance tables of a month, workflow-level and estimate rows apart")
+    p = sub.add_parser(
+        "roi", help="the finance tables of a month: workflow-measured and estimate rows apart, service levels beside",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The month's ROI rows (workflow_measured and business_unit_estimate, never summed) and its "
+                    "service-level rows (turnaround: never in dollars). A closed month (uptake close) is printed as "
+                    "published, byte for byte; stderr says when later data restates it.")
     p.add_argument("--month", required=True, help="YYYY-MM")
-    p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
+    p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
+                   help="csv (default): the ROI table, a '# ' note line saying what each attribution label means, "
+                        "then the service-level table under its own '# ' line; booleans true/false. "
+                        "json: one object {month, source, note, roi: [...], service_level_note, service_level: [...]}. "
+                        "parquet: needs --out FILE; the service levels go to FILE's sibling <stem>.service_level"
+                        ".parquet (csv with --out likewise: <stem>.service_level.csv)")
     p.add_argument("--out", help="file to write (default: standard output; required for parquet)")
+    p.add_argument("--all-methods", action="store_true",
+                   help="every attribution method's rows, not only the recommended one (until a method is marked "
+                        "recommended, every method is shown)")
+    p.add_argument("--current", action="store_true",
+                   help="for a closed month: the figures recomputed from the current data instead of the published "
+                        "ones (the table restatements lists what changed and why)")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
+    p.epilog = ("Columns and what is safe to sum: README, section 'uptake roi and uptake close'. Example:\n"
+                "  uptake roi --month 2026-10 --lake demo/lake --format json --all-methods")
     p.set_defaults(run=_roi)
+
+    p = sub.add_parser("close", help="publish a month's finance tables; later data is listed as restatements")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--restate", action="store_true",
+                   help="publish a month already closed again, as its next version (deliberately; the earlier "
+                        "versions stay)")
+    p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
+    p.set_defaults(run=_close)
 
     p = sub.add_parser("demo", help="generate → ingest → build → ROI table, through the Prefect flows")
     p.add_argument("--out", default="demo", help="folder for the generated organization and its lake (default demo)")

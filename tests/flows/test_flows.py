@@ -41,10 +41,14 @@ def test_pipeline_and_monthly_close_export_and_rerun_idempotently(prefect_server
     latest = lake / "exports" / "latest" / "roi.csv"
     assert latest.read_text().startswith("attribution,org_unit,")
     month = truth["months"][-2]
-    paths = monthly_close_flow(lake=str(lake), month=month)
-    assert sorted(Path(p).name for p in paths) == ["roi.csv", "roi.parquet"]
+    closed = monthly_close_flow(lake=str(lake), month=month)
+    assert closed["version"] == 1 and not closed["already_closed"]  # the flow publishes the month (uptake close)
+    assert (lake / "closes" / month / "v001" / "manifest.json").exists()
+    assert sorted(Path(p).name for p in closed["exports"]) == ["roi.csv", "roi.parquet", "roi.service_level.csv",
+                                                               "roi.service_level.parquet"]
     first = (lake / "exports" / month / "roi.csv").read_bytes()
-    monthly_close_flow(lake=str(lake), month=month)  # a re-run writes the same table, never appends
+    again_closed = monthly_close_flow(lake=str(lake), month=month)  # a re-run keeps what was published
+    assert again_closed["already_closed"] and again_closed["version"] == 1
     assert (lake / "exports" / month / "roi.csv").read_bytes() == first
     again = pipeline_flow(str(small_org / "landing"), lake=str(lake), reference=str(small_org / "reference"))
     assert again["ingest"]["landed"] == 0  # nothing new in the landing folder: nothing counted twice
