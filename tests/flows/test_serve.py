@@ -118,9 +118,10 @@ def test_serve_runs_its_server_schedules_and_ingests_a_dropped_file(small_org: P
             nonlocal state
             with _api(url):
                 state = asyncio.run(_schedule_state(url))
-            return all(state[1].get(d) for d in ("pipeline/daily", "monthly-close/monthly"))
+            return ("ingest-arrival/on-file-arrival" in state[0]
+                    and all(state[1].get(d) for d in ("pipeline/daily", "monthly-close/monthly")))
 
-        _wait("scheduled flow runs", scheduled, proc, log_path, 120)
+        _wait("three deployments and their scheduled flow runs", scheduled, proc, log_path, 180)
         crons, runs = state
         assert crons["pipeline/daily"] == [DAILY_CRON]
         assert crons["monthly-close/monthly"] == [MONTHLY_CRON]
@@ -139,7 +140,7 @@ def test_serve_runs_its_server_schedules_and_ingests_a_dropped_file(small_org: P
         os.replace(landing / "incoming.tmp", landing / source.name)  # arrives complete
         ledger = lake / "ledger" / "runs"
         _wait("ingest of the dropped file", lambda: ledger.exists() and any(ledger.glob("run-*.json")), proc,
-              log_path, 60)
+              log_path, 180)
         from pipelines.lake import Lake
 
         (run,) = Lake(lake).committed_runs()
