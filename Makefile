@@ -36,7 +36,7 @@ test-fast: env browser
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy uptake schemas pipelines warehouse flows report
+	$(VENV)/bin/mypy uptake schemas pipelines warehouse flows expectations report
 
 bench: env
 	$(VENV)/bin/python bench/ingest.py
