@@ -199,10 +199,10 @@ def saving_trend(key: str, workflow: str, metric_code: str, rows: list[dict[str,
                      f"(95 % interval {last['low']:,.1f} to {last['high']:,.1f})")
         words.append(f"range over the months shown {min(d['saving'] for d in data):,.1f} to "
                      f"{max(d['saving'] for d in data):,.1f} {unit}")
-    for label, what in (("suppressed", "suppressed (fewer than 11 items)"), ("—", "not measured")):
+    for label, status in (("suppressed", "suppressed (fewer than 11 items)"), ("—", "not measured")):
         months_of = [d["month"] for d in sup if d["label"] == label]
         if months_of:
-            words.append(f"{what} in {', '.join(months_of)}")
+            words.append(f"{status} in {', '.join(months_of)}")
     x = alt.X("month:O", sort=order, title=None, scale=alt.Scale(domain=order), axis=alt.Axis(labelAngle=0))
     y = alt.Y("low:Q", title=f"{unit} saved per item", scale=alt.Scale(zero=True))
     bars = alt.Chart(alt.Data(values=data)).mark_errorbar(ticks=True, thickness=2, color=MEASURED).encode(
@@ -267,6 +267,47 @@ def attainment(key: str, rows: list[dict[str, Any]], months: list[str]) -> Chart
     return render(key, title, _sentence(words, "No measured hours in these months."), chart)
 
 
+def backlog(key: str, workflow: str, rows: list[dict[str, Any]], months: list[str]) -> Chart:
+    """Cases open at each month's end, split into those within and beyond the SLA (a service level: never
+    dollars); a month whose backlog rests on fewer than 11 cases is written "suppressed"."""
+    order = [f.month_abbr(m) for m in months]
+    data, sup, words = [], [], []
+    for r in sorted(rows, key=lambda r: r["month"]):
+        m = f.month_abbr(r["month"])
+        if r["backlog_open"] is None:
+            sup.append({"month": m, "label": "suppressed" if r["backlog_suppressed"] else "—"})
+            continue
+        over = r["backlog_over_sla"]
+        within = r["backlog_open"] - (over or 0)
+        data.append({"month": m, "part": "within SLA", "n": within, "order": 1})
+        if over is not None:
+            data.append({"month": m, "part": "beyond SLA", "n": over, "order": 0})
+    last = [r for r in rows if r["month"] == months[-1]]
+    if last and last[0]["backlog_open"] is not None:
+        r = last[0]
+        sla = f"beyond the {f.number(r['sla_hours'])} h SLA" if r["sla_hours"] is not None else "(no SLA set)"
+        over_text = f"{f.number(r['backlog_over_sla'])} {sla}" if r["backlog_over_sla"] is not None else sla
+        words.append(f"{f.month_name(r['month'], True)}: {f.number(r['backlog_open'])} cases open at month end, "
+                     f"{over_text}; the oldest open {r['oldest_open_hours']:,.0f} h")
+    months_sup = [d["month"] for d in sup if d["label"] == "suppressed"]
+    if months_sup:
+        words.append(f"suppressed (fewer than 11 open cases) in {', '.join(months_sup)}")
+    x = alt.X("month:O", sort=order, title=None, scale=alt.Scale(domain=order), axis=alt.Axis(labelAngle=0))
+    bars = alt.Chart(alt.Data(values=data)).mark_bar(size=26).encode(
+        x=x, y=alt.Y("n:Q", title="cases open at month end", stack="zero"),
+        order=alt.Order("order:Q"),
+        color=alt.Color("part:N", title=None, sort=["beyond SLA", "within SLA"],
+                        scale=alt.Scale(domain=["beyond SLA", "within SLA"], range=[BEHIND, "#b9c6d2"])))
+    layers = [bars]
+    if sup:
+        layers.append(alt.Chart(alt.Data(values=sup)).mark_text(
+            fontStyle="italic", fontSize=9, color=MUTED, baseline="bottom").encode(
+            x=x, y=alt.value(146), text="label:N"))
+    chart = alt.layer(*layers).properties(width=WIDTH - 60, height=150)
+    title = f"{f.workflow_name(workflow)}: backlog at month end, beyond SLA in red"
+    return render(key, title, _sentence(words, "No backlog in these months."), chart)
+
+
 # --- enterprise -------------------------------------------------------------------------------------------
 
 def units_side_by_side(key: str, rows: list[dict[str, Any]]) -> Chart:
@@ -279,7 +320,8 @@ def units_side_by_side(key: str, rows: list[dict[str, Any]]) -> Chart:
         shown = [{"name": r["name"], "v": r[field], "label": f.percent(r[field]),
                   "behind": field == "attainment" and r[field] < 1}
                  for r in rows if r[field] is not None]
-        missing = [{"name": r["name"], "label": "suppressed" if r["suppressed"] else "no measured workflow"}
+        missing = [{"name": r["name"], "label": "suppressed" if r[f"{field}_suppressed"] else
+                    ("no measured workflow" if field == "attainment" else "no seats")}
                    for r in rows if r[field] is None]
         top = min(max([1.2] + [d["v"] * 1.25 for d in shown]), 2.5)  # an outlier is clipped, its label says it
         y = alt.Y("name:N", sort=names, title=None, axis=alt.Axis(labelLimit=170, labelColor=INK, labelFontSize=12))

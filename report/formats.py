@@ -25,11 +25,20 @@ REASONS = {
     "restricted": "Restricted",
     "retired": "Retired",
 }
-METHODS = {
-    "concurrent_control": "concurrent control",
-    "pre_go_live": "before go-live",
-    "within_actor": "within person",
+METHODS = {  # how each attribution method reads beside a measured figure ("measured, within-person comparison")
+    "concurrent_control": "concurrent comparison",
+    "pre_go_live": "before and after go-live",
+    "within_actor": "within-person comparison",
     "did": "difference-in-differences",
+}
+SERVICE_LEVEL = Markup('<span class="tag service">service level</span>')
+TABLES = {  # the finance tables a close publishes, as restatements name them
+    "workflow_attribution_monthly": "Workflow value",
+    "service_level_monthly": "Service levels",
+    "productivity_estimate_monthly": "Estimates",
+    "license_utilization_monthly": "Seats",
+    "adoption_monthly": "Adoption",
+    "leader_scorecard_monthly": "Scorecard",
 }
 # metric → (what is saved, unit shown, factor from the metric's unit to the unit shown); HOURS_OF says what the
 # hours saved are hours of: staff time, except for turnaround (elapsed time, a service level)
@@ -58,6 +67,18 @@ def reason_name(code: str) -> str:
 
 def method_name(code: str) -> str:
     return METHODS.get(code, humanize(code))
+
+
+def measured_tag(method: str | None) -> Markup:
+    """The basis of a measured figure with the method that measured it: "measured, within-person comparison"."""
+    if not method:
+        return MEASURED
+    return Markup(f'<span class="tag measured">measured<span class="how">, {escape(method_name(method))}</span>'
+                  "</span>")
+
+
+def table_name(code: str) -> str:
+    return TABLES.get(code, humanize(code))
 
 
 HOURS_OF = {"turnaround_hours": "turnaround"}
@@ -102,6 +123,24 @@ def usd(v: float, compact: bool = False) -> str:
 
 def hours(v: float) -> str:
     return f"{v:,.0f} h" if abs(v) >= 10 else f"{v:,.1f} h"
+
+
+def hours1(v: float) -> str:
+    """Elapsed hours to a tenth (turnaround)."""
+    return f"{v:,.1f} h"
+
+
+def figure(text: str | None) -> str:
+    """A published or current figure as restatements store it (text): numbers to at most 2 decimals."""
+    if text is None:
+        return "none"
+    try:
+        v = float(text)
+    except ValueError:
+        return text
+    if v != v or v in (float("inf"), float("-inf")):
+        return text
+    return f"{v:,.2f}".rstrip("0").rstrip(".") if v != int(v) or abs(v) >= 1e15 else f"{int(v):,}"
 
 
 def saving(v: float, metric_code: str) -> str:

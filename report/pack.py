@@ -6,6 +6,8 @@ renders every page, then the whole pack as one PDF, into a fresh folder that rep
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -20,7 +22,8 @@ from markupsafe import Markup, escape
 
 from report import charts, pages
 from report import formats as f
-from report.queries import ReportError, Row
+from report.charts import Chart
+from report.queries import ReportError, Row, withheld
 from report.tables import Column, stylesheet, table
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -86,54 +89,140 @@ def _ratio(v: float) -> str:
 
 # --- tables shared by pages -----------------------------------------------------------------------------------
 
-def _measured_table(key: str, rows: list[Row], with_unit: bool, finance: bool = False) -> Markup | None:
+def _basis(r: Row) -> Markup:
+    """'measured, <method>' and, when the warehouse flags the row, the checks it fails."""
+    tag = f.measured_tag(r["method"])
+    flags = r.get("diagnostics")
+    if flags:
+        names = ", ".join(f.humanize(str(x)).lower() for x in (flags if isinstance(flags, list) else [flags]))
+        tag = Markup(f'{tag}<br><span class="muted">checks: {escape(names)}</span>')
+    return tag
+
+
+def _measured_table(key: str, rows: list[Row], with_unit: bool) -> Markup | None:
+    """workflow_attribution_monthly rows of the shown method: saving per item, hours, value."""
     if not rows:
         return None
     cols = ([Column("unit", "Unit")] if with_unit else []) + [
-        Column("workflow", "Workflow"), Column("method", "Method"),
-        Column("n", "AI-assisted items", True), Column("nb", "Baseline items", True),
+        Column("workflow", "Workflow"), Column("n", "AI-assisted items", True), Column("nb", "Baseline items", True),
+        Column("without", "Items without the metric", True),
         Column("saving", "Saving per item (95 % interval)", True),
-        Column("hours", "Hours saved (95 % interval)", True), Column("value", "Value of staff time", True)]
-    if finance:
-        cols += [Column("cost", "License cost", True), Column("net", "Net value", True), Column("roi", "ROI", True)]
-    cols.append(Column("basis", "Basis"))
+        Column("hours", "Hours saved (95 % interval)", True), Column("value", "Value of staff time", True),
+        Column("basis", "Basis")]
+    return table(key, cols, [{
+        "unit": f.text(r["unit_name"]), "workflow": f.text(f.workflow_name(r["workflow"])),
+        "n": f.cell(r["n_assisted"], f.number, r["suppressed"]),
+        "nb": f.cell(r["n_baseline"], f.number, r["suppressed"]),
+        "without": f.cell(r["n_without_metric"], f.number, r["suppressed"]),
+        "saving": _saving_with_interval(r), "hours": _hours_with_interval(r),
+        "value": f.cell(r["value_usd"], f.usd, r["suppressed"]), "basis": _basis(r),
+    } for r in rows])
+
+
+def _roi_measured_table(key: str, rows: list[Row]) -> Markup | None:
+    """The ROI table's workflow-measured rows (warehouse/roi.py's columns): hours, value, cost, net value, ROI."""
+    if not rows:
+        return None
+    cols = [Column("unit", "Unit"), Column("workflow", "Workflow"), Column("n", "AI-assisted items", True),
+            Column("without", "Items without the metric", True),
+            Column("hours", "Staff hours saved (95 % interval)", True), Column("rate", "Hourly cost", True),
+            Column("value", "Value", True), Column("cost", "License cost", True),
+            Column("covered", "Units the cost covers"), Column("net", "Net value", True), Column("roi", "ROI", True),
+            Column("basis", "Basis")]
     out = []
     for r in rows:
         sup = r["suppressed"]
-        row = {
-            "unit": f.text(r["unit_name"]), "workflow": f.text(f.workflow_name(r["workflow"])),
-            "method": f.text(f.method_name(r["method"])),
-            "n": f.cell(r["n_assisted"], f.number, sup), "nb": f.cell(r["n_baseline"], f.number, sup),
-            "saving": _saving_with_interval(r), "hours": _hours_with_interval(r),
-            "value": f.cell(r["value_usd"], f.usd, sup), "basis": f.MEASURED,
-        }
-        if finance:
-            row |= {"cost": f.cell(r["cost_usd"], f.usd), "net": f.cell(r["net_value_usd"], f.usd, sup),
-                    "roi": f.cell(r["roi"], _ratio, sup)}
-        out.append(row)
+        if r["hours"] is None:
+            hours = f.cell(None, str, sup)
+        else:
+            iv = f.interval(r["hours_ci_low"], r["hours_ci_high"], f.hours)
+            hours = Markup(f'{escape(f.hours(r["hours"]))}<br><span class="muted">{escape(iv)}</span>')
+        covered = (r["units_covered"] or "").split(";")
+        out.append({
+            "unit": f.text(r["unit_name"]), "workflow": f.text(f.workflow_name(r["subject"])),
+            "n": f.cell(r["n"], f.number, sup), "without": f.cell(r["n_without_metric"], f.number, sup),
+            "hours": hours, "rate": f.cell(r["hourly_cost_usd"], lambda v: f"${v:,.2f}", sup),
+            "value": f.cell(r["value_usd"], f.usd, sup), "cost": f.cell(r["cost_usd"], f.usd),
+            "covered": Markup(f'<span class="codes">{escape(", ".join(c for c in covered if c))}</span>'),
+            "net": f.cell(r["net_value_usd"], f.usd, sup), "roi": f.cell(r["roi"], _ratio, sup),
+            "basis": f.measured_tag(r["method"]),
+        })
     return table(key, cols, out)
 
 
-def _estimate_table(key: str, rows: list[Row], with_unit: bool, finance: bool = False) -> Markup | None:
+def _estimate_table(key: str, rows: list[Row], with_unit: bool) -> Markup | None:
+    """productivity_estimate_monthly rows: people, actions, assisted hours, value, license cost."""
     if not rows:
         return None
     cols = ([Column("unit", "Unit")] if with_unit else []) + [
         Column("tool", "Tool"), Column("users", "Active users", True), Column("actions", "Actions", True),
-        Column("hours", "Assisted hours", True), Column("value", "Value", True), Column("cost", "License cost", True)]
-    if finance:
-        cols += [Column("net", "Net value", True), Column("roi", "ROI", True)]
-    cols.append(Column("basis", "Basis"))
+        Column("hours", "Assisted hours", True), Column("value", "Value", True), Column("cost", "License cost", True),
+        Column("basis", "Basis")]
+    return table(key, cols, [{
+        "unit": f.text(r["unit_name"]), "tool": f.text(f.tool_name(r["tool"])),
+        "users": f.cell(r["active_users"], f.number, r["suppressed"]),
+        "actions": f.cell(r["actions"], f.number, r["suppressed"]),
+        "hours": f.cell(r["assisted_hours"], f.hours, r["suppressed"]),
+        "value": f.cell(r["value_usd"], f.usd, r["suppressed"]), "cost": f.cell(r["cost_usd"], f.usd),
+        "basis": f.ESTIMATE,
+    } for r in rows])
+
+
+def _roi_estimate_table(key: str, rows: list[Row]) -> Markup | None:
+    """The ROI table's business-unit estimate rows: actions, assisted hours, value, cost, net value, ROI."""
+    if not rows:
+        return None
+    cols = [Column("unit", "Unit"), Column("tool", "Tool"), Column("actions", "Actions", True),
+            Column("without", "Actions without an assumption", True), Column("hours", "Assisted hours", True),
+            Column("value", "Value", True), Column("cost", "License cost", True), Column("net", "Net value", True),
+            Column("roi", "ROI", True), Column("basis", "Basis")]
+    return table(key, cols, [{
+        "unit": f.text(r["unit_name"]), "tool": f.text(f.tool_name(r["subject"])),
+        "actions": f.cell(r["n"], f.number, r["suppressed"]),
+        "without": f.cell(r["n_without_metric"], f.number, r["suppressed"]),
+        "hours": f.cell(r["hours"], f.hours, r["suppressed"]),
+        "value": f.cell(r["value_usd"], f.usd, r["suppressed"]), "cost": f.cell(r["cost_usd"], f.usd),
+        "net": f.cell(r["net_value_usd"], f.usd, r["suppressed"]), "roi": f.cell(r["roi"], _ratio, r["suppressed"]),
+        "basis": f.ESTIMATE,
+    } for r in rows])
+
+
+def _service_table(key: str, rows: list[Row]) -> Markup | None:
+    """service_level_monthly rows of the month: turnaround of AI-drafted and baseline letters, the saving,
+    the backlog at month end. Elapsed hours, never dollars."""
+    if not rows:
+        return None
+    cols = [Column("workflow", "Workflow"), Column("submitted", "Letters submitted", True),
+            Column("assisted", "Turnaround, AI-drafted (mean · median · p90)", True),
+            Column("baseline", "Turnaround, baseline (mean · median · p90)", True),
+            Column("saving", "Saved per letter (95 % interval)", True),
+            Column("open", "Open at month end", True), Column("over", "Open beyond SLA", True),
+            Column("oldest", "Oldest open", True), Column("basis", "Basis")]
+
+    def three(r: Row, arm: str) -> Markup:
+        vals = [r[f"{arm}_{s}_hours"] for s in ("mean", "median", "p90")]
+        if any(v is None for v in vals):
+            return f.cell(None, str, bool(r["suppressed"]))
+        return Markup(escape(" · ".join(f.hours1(v) for v in vals)))
+
     out = []
     for r in rows:
-        sup = r["suppressed"]
-        net = None if r["value_usd"] is None else r["value_usd"] - (r["cost_usd"] or 0)
-        roi = None if net is None or not r["cost_usd"] else net / r["cost_usd"]
+        if r["saving_hours"] is None:
+            saving = f.cell(None, str, bool(r["suppressed"]))
+        else:
+            iv = f.interval(r["saving_ci_low"], r["saving_ci_high"], f.hours1)
+            saving = Markup(f'{escape(f.hours1(r["saving_hours"]))}<br><span class="muted">{escape(iv)}</span>')
+        sla = f" (SLA {f.number(r['sla_hours'])} h)" if r["sla_hours"] is not None else " (no SLA)"
+        over = f.cell(r["backlog_over_sla"], f.number, r["backlog_suppressed"])
         out.append({
-            "unit": f.text(r["unit_name"]), "tool": f.text(f.tool_name(r["tool"])),
-            "users": f.cell(r["active_users"], f.number, sup), "actions": f.cell(r["actions"], f.number, sup),
-            "hours": f.cell(r["assisted_hours"], f.hours, sup), "value": f.cell(r["value_usd"], f.usd, sup),
-            "cost": f.cell(r["cost_usd"], f.usd), "net": f.cell(net, f.usd, sup), "roi": f.cell(roi, _ratio, sup),
-            "basis": f.ESTIMATE,
+            "workflow": f.text(f.workflow_name(r["workflow"])),
+            "submitted": f.cell(r["submitted"], f.number, True),  # null only when fewer than 11
+            "assisted": three(r, "assisted"), "baseline": three(r, "baseline"), "saving": saving,
+            "open": f.cell(r["backlog_open"], f.number, r["backlog_suppressed"]),
+            "over": Markup(f'{over}<br><span class="muted">{escape(sla)}</span>'),
+            "oldest": f.cell(r["oldest_open_hours"], f.hours1, r["backlog_suppressed"]),
+            "basis": Markup(f"{f.SERVICE_LEVEL}<br>{f.measured_tag(r['method'])}") if r["method"]
+            else f.SERVICE_LEVEL,
         })
     return table(key, cols, out)
 
@@ -171,11 +260,11 @@ def _habits_table(key: str, rows: list[Row], with_unit: bool) -> Markup | None:
 def _attainment_tile(sc: Row | None) -> Tile:
     if sc is None:
         return Tile("Target attainment", f.NOT_APPLICABLE, "no scorecard row", "measured")
-    att, sup = sc["attainment"], sc["suppressed"]
+    att, sup = sc["attainment"], withheld(sc, "attainment")
     target = f"target {f.hours(sc['target_hours_saved'])}" if sc["target_hours_saved"] is not None else "no target set"
     if att is None:
         note = target if sc["hours_saved"] is not None or sup else f"no measured workflow · {target}"
-        return Tile("Target attainment", f.cell(None, str, sup and sc["hours_saved"] is None), note, "measured")
+        return Tile("Target attainment", f.cell(None, str, sup), note, "measured")
     return Tile("Target attainment", f.cell(att, f.percent), f"{f.hours(sc['hours_saved'])} of {target}",
                 "measured", "behind" if att < 1 else "good")
 
@@ -243,19 +332,17 @@ def _notes(*extra: str | Markup) -> list[Markup | str]:
     return [MEASURED_NOTE + ESTIMATE_NOTE, SUPPRESSION_NOTE, *extra]
 
 
-def _method_note(rows: list[Row]) -> str:
-    methods = sorted({r["method"] for r in rows})
+def _method_note(rows: list[Row], rule: str) -> str:
+    methods = sorted({r["method"] for r in rows if r["method"]})
     if not methods:
         return ""
-    return ("Method: " + ", ".join(f.method_name(m) for m in methods)
-            + " (the recommended method for each workflow, unit and month).")
+    return ("Measured with: " + ", ".join(f.method_name(m) for m in methods) + f" ({rule}); each figure's method "
+            "is named beside it.")
 
 
 def _attainment_rows(p: pages.UnitPage) -> list[Row]:
-    """The scorecard's months, each marked suppressed only when a workflow's hours of that month are withheld
-    (the scorecard's own flag covers the whole row: adoption and estimates too)."""
-    withheld = {r["month"] for r in p.measured if r["hours_saved"] is None and r["suppressed"]}
-    return [r | {"suppressed": r["month"] in withheld} for r in p.scorecard]
+    """The scorecard's months, each marked suppressed when the scorecard withholds its hours saved."""
+    return [r | {"suppressed": withheld(r, "hours_saved")} for r in p.scorecard]
 
 
 def unit_view(p: pages.UnitPage) -> dict[str, Any]:
@@ -289,6 +376,11 @@ def unit_view(p: pages.UnitPage) -> dict[str, Any]:
         Column("unit", "Department / team"), Column("workflow", "Workflow"), Column("n", "AI-assisted items", True),
         Column("saving", "Saving per item (95 % interval)", True), Column("hours", "Hours saved (95 % interval)", True),
         Column("value", "Value of staff time", True)], detail_rows) if detail_rows else None
+    service: list[Chart] = []
+    for wf in sorted({r["workflow"] for r in p.service}):
+        own = [r | {"saving_per_item": r["saving_hours"]} for r in p.service if r["workflow"] == wf]
+        service.append(charts.saving_trend(f"{key}-turnaround-{wf}", wf, own[-1]["metric"], own, p.months))
+        service.append(charts.backlog(f"{key}-backlog-{wf}", wf, own, p.months))
     leader = f"Leader: {u.leader} · " if u.leader else ""
     return {
         "title": u.name, "kicker": f"Business unit {u.org_unit}",
@@ -300,15 +392,17 @@ def unit_view(p: pages.UnitPage) -> dict[str, Any]:
             "trend": charts.adoption_trend(f"{key}-trend", p.adoption, p.months),
             "attainment": charts.attainment(f"{key}-attainment", _attainment_rows(p), p.months),
             "savings": savings,
+            "service": service,
         },
         "tables": {
             "wins": _measured_table(f"{key}-wins", measured_now, with_unit=False),
+            "service": _service_table(f"{key}-service", p.now(p.service)),
             "estimate": _estimate_table(f"{key}-estimate", p.now(p.estimates), with_unit=False),
             "exceptions": _exceptions_table(f"{key}-exceptions", p.exceptions, with_unit=False),
             "habits": _habits_table(f"{key}-habits", p.habits, with_unit=False),
             "detail": detail,
         },
-        "notes": _notes(_method_note(p.measured)),
+        "notes": _notes(_method_note(p.measured, p.method_rule)),
     }
 
 
@@ -321,7 +415,7 @@ def _win_line(w: Row) -> Markup:
         f'<span class="who">{escape(w["unit_name"])}</span> · {escape(f.workflow_name(w["workflow"]))}: '
         f"{escape(f'{s:,.0f} {unit}')} less {escape(what)} (95 % interval {escape(f'{lo:,.0f} to {hi:,.0f} {unit}')})"
         f" over {escape(f.number(w['n_assisted']))} AI-assisted {items}: {escape(f.hours(w['hours_saved']))} "
-        f"of {escape(f.hours_of(w['metric']))}, {escape(f.usd(w['value_usd']))} {f.MEASURED}")
+        f"of {escape(f.hours_of(w['metric']))}, {escape(f.usd(w['value_usd']))} {f.measured_tag(w['method'])}")
 
 
 def enterprise_view(p: pages.EnterprisePage) -> dict[str, Any]:
@@ -351,26 +445,26 @@ def enterprise_view(p: pages.EnterprisePage) -> dict[str, Any]:
     chart_rows = []
     for u in ordered:
         r = by_unit.get(u.org_unit)
-        sup = bool(r and r["suppressed"])
         att = r["attainment"] if r else None
-        att_cell = f.cell(att, f.percent, sup and r is not None and r["hours_saved"] is None)
+        att_cell = f.cell(att, f.percent, withheld(r, "attainment"))
         if att is not None:
             att_cell = Markup(f'<span class="{"behind" if att < 1 else "ok"}">{att_cell}</span>')
         unit_rows.append({
             "unit": Markup(f'<a href="{escape(u.file)}">{escape(u.name)}</a>'),
             "leader": f.cell(u.leader, str),
             "attainment": att_cell,
-            "hours": f.cell(r and r["hours_saved"], f.hours, sup),
+            "hours": f.cell(r and r["hours_saved"], f.hours, withheld(r, "hours_saved")),
             "target": f.cell(r and r["target_hours_saved"], f.hours),
-            "value": f.cell(r and r["value_usd"], f.usd, sup),
-            "sustained": f.cell(r and r["sustained_rate"], f.percent, sup),
-            "active": f.cell(r and r["active_rate"], f.percent, sup),
-            "est_hours": f.cell(r and r["assisted_hours"], f.hours, sup),
+            "value": f.cell(r and r["value_usd"], f.usd, withheld(r, "value_usd")),
+            "sustained": f.cell(r and r["sustained_rate"], f.percent, withheld(r, "sustained_rate")),
+            "active": f.cell(r and r["active_rate"], f.percent, withheld(r, "active_rate")),
+            "est_hours": f.cell(r and r["assisted_hours"], f.hours, withheld(r, "assisted_hours")),
             "exceptions": Markup(escape(str(exc_count[u.org_unit]))),
         })
         chart_rows.append({"name": names[u.org_unit].name, "attainment": att,
                            "sustained_rate": r["sustained_rate"] if r else None,
-                           "suppressed": sup, "hours_saved": r["hours_saved"] if r else None})
+                           "attainment_suppressed": withheld(r, "attainment"),
+                           "sustained_rate_suppressed": withheld(r, "sustained_rate")})
     cols = [Column("unit", "Business unit")] + ([Column("leader", "Leader")] if any(u.leader for u in p.units) else [])
     cols += [
             Column("attainment", "Target attainment", True), Column("hours", "Hours saved", True),
@@ -391,18 +485,141 @@ def enterprise_view(p: pages.EnterprisePage) -> dict[str, Any]:
                    "measured": _measured_table("ent-measured", p.measured, with_unit=False),
                    "estimate": _estimate_table("ent-estimate", p.estimates, with_unit=False)},
         "wins": [_win_line(w) for w in p.wins],
-        "notes": _notes(_method_note(p.measured)),
+        "notes": _notes(_method_note(p.measured, p.method_rule)),
     }
 
 
-def finance_view(p: pages.FinancePage) -> dict[str, Any]:
+RESTATED_SHOWN = 30  # restated figures listed on the finance page (business units and the enterprise first)
+
+
+def _restatement_row(r: Row) -> dict[str, Markup]:
+    parts = dict(p.split("=", 1) for p in r["key"].split("|") if "=" in p)
+    what = [f.table_name(r["table_name"])]
+    if "workflow" in parts:
+        what.append(f.workflow_name(parts["workflow"]))
+    if "tool" in parts:
+        what.append(f.tool_name(parts["tool"]))
+    what.append(r["unit_name"] or parts.get("org_unit", ""))
+    if "method" in parts:
+        what.append(f.method_name(parts["method"]))
+    change = None
+    with contextlib.suppress(TypeError, ValueError):
+        change = float(r["current"]) - float(r["published"])
+    causes = []
+    if r["ingest_runs"]:
+        runs = ", ".join(str(n) for n in r["ingest_runs"])
+        causes.append(f"ingest run{'s' if len(r['ingest_runs']) > 1 else ''} {runs} (landed after the close)")
+    if r["reference_files"]:
+        causes.append(", ".join(r["reference_files"]) + " changed")
+    return {
+        "month": f.text(f.month_name(r["month"], True)),
+        "figure": f.text(" · ".join(w for w in what if w)),
+        "column": f.text(f.humanize(r["column_name"])),
+        "published": f.text(f.figure(r["published"])), "current": f.text(f.figure(r["current"])),
+        "change": f.cell(change, lambda v: ("+" if v > 0 else "") + f.figure(repr(v))),
+        "cause": f.text("; ".join(causes) or "code or rules changed"),
+    }
+
+
+def _restatement_summary(rows: list[Row]) -> list[str]:
+    """One line per closed month with restated figures: its close and how many figures differ now."""
+    out = []
+    for month in sorted({r["month"] for r in rows}, reverse=True):
+        own = [r for r in rows if r["month"] == month]
+        closed = own[0]["closed_at"]
+        when = closed.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if isinstance(closed, dt.datetime) \
+            else str(closed)
+        out.append(f"{f.month_name(month)}, closed {when} (version {own[0]['version']}): {len(own)} published "
+                   f"figure{'s differ' if len(own) != 1 else ' differs'} in the current data")
+    return out
+
+
+def _utilization_tiles(rows: list[Row], enterprise: str) -> list[Tile]:
+    ent = [r for r in rows if r["org_unit"] == enterprise]
+    shown = [r for r in ent if not r["suppressed"]]
+    left_out = [f.tool_name(r["tool"]) for r in ent if r["suppressed"]]
+    aside = f" · {', '.join(left_out)} suppressed" if left_out else ""
+    if not shown:
+        na = f.cell(None, str, bool(left_out))
+        return [Tile("Idle seats", na, "no seats licensed" if not ent else "fewer than 11 people"),
+                Tile("Idle seat cost", na, ""), Tile("Users over seats", na, "")]
+    idle = sum(r["idle_seats"] for r in shown)
+    seats = sum(r["seats"] for r in shown)
+    cost = sum(r["idle_seat_cost_usd"] or 0 for r in shown)
+    over = sum(r["users_over_seats"] for r in shown)
+    return [
+        Tile("Idle seats", Markup(escape(f.number(idle))), f"of {f.number(seats)} seats, no use this month{aside}",
+             "", "behind" if idle else "good"),
+        Tile("Idle seat cost", Markup(escape(f.usd(cost, True))), "what finance can reclaim" + aside, "",
+             "behind" if cost else "good"),
+        Tile("Users over seats", Markup(escape(f.number(over))), "people using a tool beyond its seats: true up"
+             + aside, "", "behind" if over else "good"),
+    ]
+
+
+def finance_view(p: pages.FinancePage, enterprise: str) -> dict[str, Any]:
+    roi = p.roi
+    ent_measured = [r for r in roi.measured if r["org_unit"] == enterprise]
+    ent_estimate = [r for r in roi.estimates if r["org_unit"] == enterprise]
+    net, net_withheld = _sum([r | {"net": r["net_value_usd"]} for r in ent_measured], "net")
+    est, est_withheld = _sum(ent_estimate, "value_usd")
+    tiles = [
+        Tile("Net value", f.cell(net, lambda v: f.usd(v, True), net_withheld > 0 and net is None),
+             "staff time saved, less license cost" + _withheld_note(net_withheld) if ent_measured
+             else "no workflow measured", "measured", "measured"),
+        Tile("Estimated value", f.cell(est, lambda v: f.usd(v, True), est_withheld > 0 and est is None),
+             "personal-productivity tools · never added to measured" if ent_estimate
+             else "no personal-productivity tool used", "estimate", "estimate"),
+        *_utilization_tiles(p.utilization, enterprise),
+        Tile("Restated figures", Markup(escape(f.number(len(p.restatements)))),
+             "published figures the current data gives differently" if p.restatements
+             else "no closed month changed since its close", "", "behind" if p.restatements else "good"),
+    ]
+    if roi.source == "published":
+        source = (f"{f.month_name(p.month)} is closed: the ROI table as published on {roi.closed_at} "
+                  f"(version {roi.version}), whatever arrived since; the unit pages show the current data.")
+    else:
+        source = (f"{f.month_name(p.month)} is not closed: current figures (`uptake close --month {p.month}` "
+                  "publishes them).")
+    util_rows = [{
+        "tool": f.text(f.tool_name(r["tool"])), "unit": f.text(r["unit_name"]),
+        "seats": Markup(escape(f.number(r["seats"]))), "cost": f.cell(r["cost_usd"], f.usd),
+        "active": f.cell(r["active_users"], f.number, r["suppressed"]),
+        "sustained": f.cell(r["sustained_users"], f.number, r["suppressed"]),
+        "idle": f.cell(r["idle_seats"], f.number, r["suppressed"]),
+        "idle_cost": f.cell(r["idle_seat_cost_usd"], f.usd, r["suppressed"]),
+        "over": f.cell(r["users_over_seats"], f.number, r["suppressed"]),
+    } for r in p.utilization]
+    utilization = table("fin-seats", [
+        Column("tool", "Tool"), Column("unit", "Unit"), Column("seats", "Seats", True),
+        Column("cost", "License cost", True), Column("active", "Active users", True),
+        Column("sustained", "Sustained users", True), Column("idle", "Idle seats", True),
+        Column("idle_cost", "Idle seat cost", True), Column("over", "Users over seats", True)],
+        util_rows) if util_rows else None
+    listed = [r for r in p.restatements if r["depth"] <= 1][:RESTATED_SHOWN]
+    restated = table("fin-restated", [
+        Column("month", "Closed month"), Column("figure", "Figure"), Column("column", "Column"),
+        Column("published", "Published", True), Column("current", "Now", True), Column("change", "Change", True),
+        Column("cause", "Cause")], [_restatement_row(r) for r in listed]) if listed else None
+    more = len(p.restatements) - len(listed)
     return {
         "title": "Finance", "kicker": "Return on AI spend",
         "subtitle": f"{f.month_name(p.month)} · workflow-measured rows and business-unit estimates, kept apart",
-        "tables": {"measured": _measured_table("fin-measured", p.measured, with_unit=True, finance=True),
-                   "estimate": _estimate_table("fin-estimate", p.estimates, with_unit=True, finance=True)},
-        "notes": _notes(_method_note(p.measured),
-                        "ROI = net value / license cost; — when there is no license cost."),
+        "tiles": tiles,
+        "source": source,
+        "restated_summary": _restatement_summary(p.restatements),
+        "restated_more": (f"{f.number(more)} more restated figure{'s' if more != 1 else ''} (departments and teams, "
+                          f"or beyond the first {RESTATED_SHOWN}): the warehouse's table restatements lists each "
+                          "one.") if more else "",
+        "tables": {"measured": _roi_measured_table("fin-measured", roi.measured),
+                   "estimate": _roi_estimate_table("fin-estimate", roi.estimates),
+                   "utilization": utilization, "restated": restated},
+        "notes": _notes(_method_note([{"method": r["method"]} for r in roi.measured], p.method_rule),
+                        "ROI = net value / license cost; — when there is no license cost. License cost of a "
+                        "workflow row: the licenses of the units it covers, shared by their active users.",
+                        "Idle seats: seats with no use in the month; their cost at the mean seat price. Users over "
+                        "seats: people using a tool beyond the seats licensed (free tiers, a late license file, "
+                        "movers): a finding to true up, not an error."),
     }
 
 
@@ -436,7 +653,7 @@ def governance_view(p: pages.GovernancePage, enterprise: str) -> dict[str, Any]:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals |= {"MEASURED": f.MEASURED, "ESTIMATE": f.ESTIMATE}
+    env.globals |= {"MEASURED": f.MEASURED, "ESTIMATE": f.ESTIMATE, "SERVICE_LEVEL": f.SERVICE_LEVEL}
     return env
 
 
@@ -452,7 +669,7 @@ def render_pages(pack: pages.Pack) -> tuple[dict[str, str], str]:
     assert pack.finance is not None and pack.governance is not None
     views: list[tuple[str, str, dict[str, Any]]] = [("index.html", "enterprise.html", enterprise_view(pack.enterprise))]
     views += [(u.unit.file, "unit.html", unit_view(u)) for u in pack.units]
-    views += [("finance.html", "finance.html", finance_view(pack.finance)),
+    views += [("finance.html", "finance.html", finance_view(pack.finance, pack.enterprise.enterprise.org_unit)),
               ("governance.html", "governance.html",
                governance_view(pack.governance, pack.enterprise.enterprise.org_unit))]
     html: dict[str, str] = {}
@@ -504,6 +721,22 @@ def write(lake: str | Path, month: str, out: str | Path | None = None,
         raise
     files = sorted(folder.iterdir())
     return Written(folder, files, {"query": t1 - t0, "html": t2 - t1, "pdf": t3 - t2, "total": t3 - t0})
+
+
+ARTIFACT_KEY = "operating-review-pack"
+
+
+def publish_artifact(written: Written, month: str) -> None:
+    """Inside a Prefect flow run: a link artifact to the pack's index.html (key ARTIFACT_KEY, so the UI keeps
+    every month's as versions of one artifact) and a markdown artifact linking each page and the PDF."""
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact
+
+    folder = written.folder.resolve()
+    create_link_artifact(link=(folder / "index.html").as_uri(), link_text=f"Operating review {month}",
+                         key=ARTIFACT_KEY, description=f"The {month} operating-review pack: {folder}")
+    pages_md = "\n".join(f"- [{p.name}]({p.resolve().as_uri()})" for p in written.files)
+    create_markdown_artifact(key=f"{ARTIFACT_KEY}-files", description=f"Pages of the {month} pack",
+                             markdown=f"# Operating review {month}\n\nFolder: `{folder}`\n\n{pages_md}\n")
 
 
 def _replace(new: Path, folder: Path) -> None:

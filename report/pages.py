@@ -48,11 +48,13 @@ class UnitPage:
     unit: Unit
     scorecard: list[Row]      # this unit, trend months
     adoption: list[Row]       # this unit, per tool, trend months
-    measured: list[Row]       # recommended method, this unit, per workflow, trend months
-    detail: list[Row]         # recommended method, departments and teams inside, the month
+    measured: list[Row]       # the shown method, this unit, per workflow, trend months
+    detail: list[Row]         # the shown method, departments and teams inside, the month
+    service: list[Row]        # letter turnaround and backlog, this unit, per workflow, trend months
     estimates: list[Row]      # this unit, per tool, trend months
     exceptions: list[Row]     # the month
     habits: list[Row]         # the month
+    method_rule: str          # which method the measured rows are, in words
 
     def now(self, rows: list[Row]) -> list[Row]:
         return [r for r in rows if r["month"] == self.month]
@@ -73,15 +75,19 @@ class EnterprisePage:
     wins: list[Row]
     exceptions: list[Row]     # enterprise and business units, the month
     habits: list[Row]         # enterprise and business units, the month
+    method_rule: str
 
 
 @dataclass(frozen=True)
 class FinancePage:
-    """The month's ROI: workflow-measured rows and business-unit estimate rows, apart."""
+    """The month's ROI (workflow-measured and estimate rows apart, as `uptake roi` gives them: as published when
+    the month is closed), seats as measured, and the published figures restated since their close."""
 
     month: str
-    measured: list[Row]       # recommended method, enterprise and business units
-    estimates: list[Row]      # enterprise and business units
+    roi: q.Roi                # the shown method's workflow rows and the estimate rows, enterprise and units
+    utilization: list[Row]    # per tool, enterprise and business units
+    restatements: list[Row]   # months closed up to this one
+    method_rule: str
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ def load(lake: str | Path, month: str) -> Pack:
     q.check_month(month)
     con = q.connect(lake)
     try:
-        return _load(con, month, str(Path(lake) / q.WAREHOUSE))
+        return _load(con, lake, month, str(Path(lake) / q.WAREHOUSE))
     except duckdb.CatalogException as exc:  # a warehouse built by an older uptake
         first = str(exc).splitlines()[0]
         raise q.ReportError(f"{Path(lake) / q.WAREHOUSE}: {first} (rebuild it with `uptake build`)") from None
@@ -115,20 +121,22 @@ def load(lake: str | Path, month: str) -> Pack:
         con.close()
 
 
-def _load(con: duckdb.DuckDBPyConnection, month: str, where: str) -> Pack:
+def _load(con: duckdb.DuckDBPyConnection, lake: str | Path, month: str, where: str) -> Pack:
     q.check_data(con, month, where)
     months = q.trend_months(con, month)
     leaders = q.leader_names(con, month)
     found = q.units(con)
+    rule = q.method_rule(con)
     ent_rows = [u for u in found if u["level"] == "enterprise"]
     if not ent_rows:
         raise q.ReportError("the warehouse has no enterprise org unit")
-    ent = Unit(ent_rows[0]["org_unit"], ent_rows[0]["name"], leaders.get(ent_rows[0]["org_unit"]), "index.html")
+    ent = Unit(ent_rows[0]["org_unit"], ent_rows[0]["name"], ent_rows[0]["leader"], "index.html")
     taken = set(RESERVED)
     bus = []
     for u in found:
         if u["level"] == "business_unit":
-            bus.append(Unit(u["org_unit"], u["name"], leaders.get(u["org_unit"]), page_file(u["org_unit"], taken)))
+            leader = leaders.get(u["org_unit"], u["leader"])  # the scorecard's; org_units' without a row
+            bus.append(Unit(u["org_unit"], u["name"], leader, page_file(u["org_unit"], taken)))
             taken.add(bus[-1].file)
     scorecard = q.scorecard(con, months)
     units = [UnitPage(
@@ -137,9 +145,11 @@ def _load(con: duckdb.DuckDBPyConnection, month: str, where: str) -> Pack:
         adoption=q.adoption(con, u.org_unit, months),
         measured=q.measured(con, u.org_unit, months),
         detail=q.measured_detail(con, u.org_unit, month),
+        service=q.service_levels(con, u.org_unit, months),
         estimates=q.estimates(con, u.org_unit, months),
         exceptions=q.exceptions(con, u.org_unit, [month]),
         habits=q.habits(con, u.org_unit, [month]),
+        method_rule=rule,
     ) for u in bus]
     exceptions = q.exceptions(con, None, [month])
     habits = q.habits(con, None, [month])
@@ -152,7 +162,9 @@ def _load(con: duckdb.DuckDBPyConnection, month: str, where: str) -> Pack:
         wins=q.best_wins(con, month),
         exceptions=exceptions,
         habits=habits,
+        method_rule=rule,
     )
-    finance = FinancePage(month=month, measured=q.roi_measured(con, month), estimates=q.roi_estimate(con, month))
+    finance = FinancePage(month=month, roi=q.roi(con, lake, month), utilization=q.utilization(con, month),
+                          restatements=q.restatements(con, month), method_rule=rule)
     governance = GovernancePage(month=month, exceptions=exceptions, habits=habits)
     return Pack(month=month, enterprise=enterprise, units=units, finance=finance, governance=governance)

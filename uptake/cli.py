@@ -176,9 +176,20 @@ def _close(args: argparse.Namespace) -> int:
     except CloseError as exc:
         print(f"uptake close: {exc}", file=sys.stderr)
         return 1
+    from report.pack import write as write_pack
+    from report.queries import ReportError
+
+    pack, failed = None, None
+    try:  # the month's operating-review pack, as published: <lake>/reports/M/
+        pack = write_pack(s.lake, snapshot.month).folder
+    except ReportError as exc:
+        failed = str(exc)
     print(json.dumps({"month": snapshot.month, "version": snapshot.version, "closed_at": snapshot.closed_at,
-                      "last_ingest_run": snapshot.manifest["last_ingest_run"], "published": str(snapshot.path)},
-                     indent=2))
+                      "last_ingest_run": snapshot.manifest["last_ingest_run"], "published": str(snapshot.path),
+                      "report": str(pack / "index.html") if pack else None}, indent=2))
+    if failed:
+        print(f"uptake close: {snapshot.month} is closed, but its pack was not written: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -271,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "  uptake roi --month 2026-10 --lake demo/lake --format json --all-methods")
     p.set_defaults(run=_roi)
 
-    p = sub.add_parser("close", help="publish a month's finance tables; later data is listed as restatements")
+    p = sub.add_parser("close", help="publish a month's finance tables (later data is listed as restatements) and "
+                                     "write its operating-review pack to <lake>/reports/YYYY-MM/")
     p.add_argument("--month", required=True, help="YYYY-MM")
     p.add_argument("--restate", action="store_true",
                    help="publish a month already closed again, as its next version (deliberately; the earlier "

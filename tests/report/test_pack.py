@@ -14,12 +14,12 @@ import pytest
 from PIL import Image, ImageStat
 from pypdf import PdfReader
 
-from report import charts, pack, pages
+from report import charts, formats, pack, pages
 from report.queries import ReportError
 from tests.report.browser import visit
-from tests.report.conftest import HOSTILE_CAPABILITY, TINY, TINY_KEY, TINY_LEADER, TINY_NAME
+from tests.report.conftest import HOSTILE_CAPABILITY, RESTATED, TINY, TINY_KEY, TINY_LEADER, TINY_NAME
 from uptake.cli import main
-from uptake.generate import PHI_TEXT
+from uptake.generate.faults import PHI_TEXT
 
 BUSINESS_UNITS = ["BU-CC", "BU-CS", "BU-SP"]  # the generated organization's (uptake/org.py)
 
@@ -46,6 +46,8 @@ class _Cells(HTMLParser):
             self.tables[self._table].append([])
         if tag in ("td", "th") and self._table is not None:
             self._cell = []
+        if tag == "br" and self._cell is not None:
+            self._cell.append(" ")
         if tag not in ("br", "img", "meta", "input"):
             self._open.append((tag, (a.get("class") or "").split()))
 
@@ -157,9 +159,7 @@ def test_pdf_has_a_page_or_more_per_section(pack_dir):
 def _private_strings(lake: Path, reference: Path) -> set[str]:
     con = duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True)
     try:
-        keys = {r[0] for r in con.execute(
-            "select actor_key from events union select actor_key from roster "
-            "union select leader_key from org_units where leader_key is not null").fetchall()}
+        keys = {r[0] for r in con.execute("select distinct actor_key from events").fetchall()}
     finally:
         con.close()
     with open(reference / "roster.csv", newline="") as fh:
@@ -216,10 +216,15 @@ def test_a_suppressed_unit_stays_suppressed(hostile_pack):
     assert shown["Assisted hours"] == "suppressed"
     assert shown["Target attainment"] == "suppressed"
     t = cells(html)
-    # the call_summary row: every figure from items withheld
+    # the call_summary row: every figure from items withheld; its basis names the method
     wins = t[f"{TINY.lower()}-wins"][1]
-    assert wins[:2] == ["Call summary", "concurrent control"]
-    assert wins[2:7] == ["suppressed"] * 5
+    assert wins == ["Call summary", *["suppressed"] * 6, "measured, concurrent comparison"]
+    # the letters' service level: comparison and backlog withheld (fewer than 11 letters or cases), the SLA stays
+    service = t[f"{TINY.lower()}-service"][1]
+    assert service == ["LMN & appeal letters", *["suppressed"] * 5, "suppressed (SLA 96 h)", "suppressed",
+                       "service level measured, concurrent comparison"]
+    backlog = re.search(r'<figure class="chart" id="bu-tiny-backlog-lmn_letters">.*?</figure>', html, flags=re.S)
+    assert backlog and "suppressed (fewer than 11 open cases)" in backlog.group(0).lower()
     # the estimate: people withheld, the license cost ($210) is not built from people and stays
     est = t[f"{TINY.lower()}-estimate"][1]
     assert est == ["Copilot", "suppressed", "suppressed", "suppressed", "suppressed", "$210", "estimate"]
@@ -243,6 +248,47 @@ def test_suppressed_figures_are_suppressed_in_the_generated_org(pack_dir):
     html = (pack_dir / "BU-CC.html").read_text()
     est = cells(html)["bu-cc-estimate"][1]
     assert est[0] == "Copilot" and est[1:5] == ["suppressed"] * 4
+
+
+# --- finance ---------------------------------------------------------------------------------------------------
+
+def test_a_restated_figure_is_listed_on_the_finance_page(hostile_pack, truth, month):
+    """conftest's RESTATED: the contact center's call-summary hours of the month before, published 600 h, now
+    612.5 h, after ingest run 9 and a changed licenses.csv."""
+    before = truth["months"][-2]
+    html = (hostile_pack / "finance.html").read_text()
+    (header, row) = cells(html)["fin-restated"]
+    assert header == ["Closed month", "Figure", "Column", "Published", "Now", "Change", "Cause"]
+    assert row == [formats.month_name(before, True),
+                   "Workflow value · Call summary · Member Contact Center · concurrent comparison",
+                   "Hours saved", RESTATED["published"], RESTATED["current"],
+                   "+12.5",  # 612.5 − 600
+                   "ingest run 9 (landed after the close); licenses.csv changed"]
+    assert (f"{formats.month_name(before)}, closed {month}-03 08:00 UTC (version 1): 1 published figure differs "
+            "in the current data") in html
+    assert tiles(html)["Restated figures"] == "1"
+    assert "is not closed: current figures" in html  # the report's own month is not closed in this lake
+
+
+def test_the_finance_page_shows_roi_seats_and_no_restatement_without_a_close(pack_dir, built, month):
+    html = (pack_dir / "finance.html").read_text()
+    t = cells(html)
+    measured, estimate, seats = t["fin-measured"], t["fin-estimate"], t["fin-seats"]
+    assert measured[0][-1] == "Basis" and {r[-1] for r in measured[1:]} == {"measured, concurrent comparison"}
+    assert {r[-1] for r in estimate[1:]} == {"estimate"}
+    con = duckdb.connect(str(built), read_only=True)
+    try:
+        (n_seats,) = con.execute("select count(*) from license_utilization_monthly where month = ?",
+                                 [month]).fetchone()  # type: ignore[misc]
+        (idle,) = con.execute("""select sum(idle_seats) from license_utilization_monthly
+                                 where month = ? and level = 'enterprise' and not suppressed""",
+                              [month]).fetchone()  # type: ignore[misc]
+    finally:
+        con.close()
+    assert len(seats) - 1 == n_seats  # every tool × unit row of the month
+    assert tiles(html)["Idle seats"] == f"{idle:,}"
+    assert "No published figure has changed since its month was closed." in html
+    assert tiles(html)["Restated figures"] == "0"
 
 
 # --- hostile input -------------------------------------------------------------------------------------------

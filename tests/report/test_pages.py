@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 
 import duckdb
 import pytest
 
-from report import pages, queries
+from report import pack, pages, queries
 from tests.report.conftest import TINY, TINY_LEADER, TINY_NAME
 
 
@@ -25,21 +26,32 @@ def test_one_page_per_business_unit_in_the_org_chart(loaded, month):
         assert {r["org_unit"] for r in u.adoption + u.measured + u.estimates + u.scorecard} <= {u.unit.org_unit}
 
 
+def _one_method_each(rows: list[dict], subject: str = "workflow") -> set[str]:
+    """The methods of the rows, after checking no workflow, unit and month has two."""
+    keys = Counter((r[subject], r["org_unit"], r["month"]) for r in rows)
+    assert keys and max(keys.values()) == 1, keys.most_common(1)
+    return {r["method"] for r in rows}
+
+
 def test_measured_rows_are_one_method_per_workflow_unit_and_month(loaded):
-    rows = [r for u in loaded.units for r in u.measured] + loaded.finance.measured  # type: ignore[union-attr]
-    per_key = Counter((r["workflow"], r["org_unit"], r["month"]) for r in rows)
-    pairs = Counter((r["workflow"], r["org_unit"], r["month"], r["method"]) for r in rows)
-    assert per_key == Counter({k[:3]: n for k, n in pairs.items()})  # never two methods for one key
-    assert {r["method"] for r in rows} == {"concurrent_control"}  # the scorecard's, until `recommended` lands
+    """This warehouse marks no recommended method: every page shows the concurrent control."""
+    rows = [r for u in loaded.units for r in u.measured + u.detail] + loaded.enterprise.measured
+    assert _one_method_each(rows) == {"concurrent_control"}
+    service = [r for u in loaded.units for r in u.service]
+    assert _one_method_each(service) == {"concurrent_control"}
+    assert _one_method_each(loaded.finance.roi.measured, "subject") == {"concurrent_control"}  # type: ignore[union-attr]
+    assert "does not mark a recommended method yet" in loaded.enterprise.method_rule
 
 
 def test_finance_keeps_measured_and_estimate_rows_apart(loaded):
     fin = loaded.finance
     assert fin is not None
-    assert fin.measured and fin.estimates
-    assert all("workflow" in r and "tool" not in r for r in fin.measured)
-    assert all("tool" in r and "workflow" not in r for r in fin.estimates)
-    assert {r["level"] for r in fin.measured} <= {"enterprise", "business_unit"}
+    assert fin.roi.measured and fin.roi.estimates and fin.roi.source == "current"
+    assert {r["attribution"] for r in fin.roi.measured} == {"workflow_measured"}
+    assert {r["attribution"] for r in fin.roi.estimates} == {"business_unit_estimate"}
+    assert {r["level"] for r in fin.roi.measured + fin.roi.estimates} <= {"enterprise", "business_unit"}
+    assert fin.utilization and {r["level"] for r in fin.utilization} <= {"enterprise", "business_unit"}
+    assert fin.restatements == []  # nothing closed in this lake
 
 
 def test_wins_are_measured_below_the_enterprise_with_an_interval_above_zero(loaded):
@@ -91,3 +103,53 @@ def test_a_file_name_is_made_safe_from_a_unit_code():
     assert pages.page_file("../etc/x y") == ".._etc_x_y.html"  # no folder separator survives
     assert pages.page_file("Finance") == "unit-Finance.html"  # would overwrite the finance page
     assert pages.page_file("a/b", {"a_b.html", "unit-a_b.html"}) == "unit-2-a_b.html"  # a/b next to a_b
+
+
+def _mark_recommended(warehouse, table: str, rule: str) -> None:
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute(f"alter table {table} add column recommended boolean")
+        con.execute(f"update {table} t set recommended = {rule}")
+    finally:
+        con.close()
+
+
+# pre_go_live where the key has a pre_go_live row, else concurrent_control: one method per workflow, unit and month
+PRE_GO_LIVE_FIRST = """t.method = coalesce((select max(b.method) from workflow_attribution_monthly b
+                                          where b.workflow = t.workflow and b.org_unit = t.org_unit
+                                            and b.month = t.month and b.method = 'pre_go_live'),
+                                         'concurrent_control')"""
+
+
+def test_pages_show_the_recommended_method_once_the_warehouse_marks_it(built, month, tmp_path):
+    """The `methods` branch adds a boolean `recommended` to workflow_attribution_monthly: with it, every page shows
+    the marked row (here pre_go_live wherever the key has one), service levels follow it; without it (the other
+    tests), the concurrent control. And service_level_monthly's own column, when it has one, wins."""
+    shutil.copy(built, tmp_path / built.name)
+    _mark_recommended(tmp_path / built.name, "workflow_attribution_monthly", PRE_GO_LIVE_FIRST)
+    p = pages.load(tmp_path, month)
+    assert "recommends" in p.enterprise.method_rule
+    cc = next(u for u in p.units if u.unit.org_unit == "BU-CC")
+    sp = next(u for u in p.units if u.unit.org_unit == "BU-SP")
+    # the generated org's contact center and letters both went live months before the last: pre_go_live rows exist
+    assert {r["method"] for r in cc.now(cc.measured)} == {"pre_go_live"}
+    assert {r["method"] for r in sp.now(sp.service)} == {"pre_go_live"}  # the attribution's recommended method
+    assert _one_method_each([r for u in p.units for r in u.measured]) <= {"pre_go_live", "concurrent_control"}
+    assert _one_method_each(p.finance.roi.measured, "subject") == {"pre_go_live"}  # type: ignore[union-attr]
+    assert "pre_go_live" in {w["method"] for w in p.enterprise.wins} <= {"pre_go_live", "concurrent_control"}
+    # rendered: the method's name stands next to each measured win
+    view = pack.unit_view(cc)
+    assert "measured<span class=\"how\">, before and after go-live</span>" in str(view["tables"]["wins"])
+    assert "before and after go-live" in str(pack._win_line(p.enterprise.wins[0]))
+
+    _mark_recommended(tmp_path / built.name, "service_level_monthly", "t.method = 'concurrent_control'")
+    sp = next(u for u in pages.load(tmp_path, month).units if u.unit.org_unit == "BU-SP")
+    assert {r["method"] for r in sp.now(sp.service)} == {"concurrent_control"}
+
+
+def test_rows_read_back_keep_the_same_rule():
+    """uptake roi's rows carry `recommended` (null before the rule existed, or in a month closed before it)."""
+    assert queries.is_recommended({"recommended": True, "method": "did"})
+    assert not queries.is_recommended({"recommended": False, "method": "concurrent_control"})
+    assert queries.is_recommended({"recommended": None, "method": "concurrent_control"})
+    assert not queries.is_recommended({"recommended": None, "method": "pre_go_live"})
