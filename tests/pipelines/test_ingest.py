@@ -74,9 +74,32 @@ def test_no_raw_actor_id_or_free_text_lands(ingested, small_org):
     assert leaked == [(0,)]
 
 
-def test_org_unit_is_filled_from_the_roster(ingested):
-    lake, _ = ingested
-    assert q(f"select count(*) from {events(lake)} where org_unit is null") == [(0,)]
+def test_org_unit_lands_as_sent_and_the_warehouse_resolves_it(tmp_path: Path, small_org: Path):
+    """The org unit lands as the event sent it; the warehouse takes the roster's unit at occurred_at for the
+    others, so `org_unit_source` tells which, and a corrected roster reaches events landed before."""
+    from warehouse.build import build
+
+    ref = tmp_path / "reference"
+    shutil.copytree(small_org / "reference", ref)
+    roster = (ref / "roster.csv").read_text().splitlines()
+    row = next(r for r in roster[1:] if r.split(",")[1] == "CC-MEM" and not r.split(",")[6])  # open period
+    actor = row.split(",")[0]
+    sent = _event(1, actor_id=actor, org_unit="CC-PRV")
+    absent = {k: v for k, v in _event(2, actor_id=actor).items() if k != "org_unit"}
+    lake = tmp_path / "lake"
+    ingest([_write(tmp_path / "a.jsonl", [sent, absent])], lake=lake, reference=ref, progress=False)
+    assert q(f"select event_id, org_unit from {events(lake)} order by 1") == [("x-1", "CC-PRV"), ("x-2", None)]
+
+    def resolved() -> list[tuple]:
+        with duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True) as con:
+            return con.execute("select event_id, org_unit, org_unit_source from events order by 1").fetchall()
+
+    build(lake, ref, expectations=False)
+    assert resolved() == [("x-1", "CC-PRV", "event"), ("x-2", "CC-MEM", "roster")]
+    # the roster is corrected: the actor was in CC-MEM-N all along
+    (ref / "roster.csv").write_text("\n".join(roster).replace(row, row.replace(",CC-MEM,", ",CC-MEM-N,", 1)) + "\n")
+    build(lake, ref, expectations=False)
+    assert resolved() == [("x-1", "CC-PRV", "event"), ("x-2", "CC-MEM-N", "roster")]
 
 
 def test_quarantine_is_restricted_and_replayable(ingested, small_org, truth):

@@ -1,0 +1,183 @@
+"""The commit of an ingest run: duplicates decided, the run's files moved into the lake, the ledger written.
+
+Runs on the launcher, in DuckDB, after every range is staged (`pipelines/stage.py`). From the index the
+workers wrote it decides which staged copies do not land (`sql/not_landed.sql`): a repeat of an event an
+earlier run landed, or not the first copy in this run (files in path order, then lines); a copy with the
+same content is a duplicate, one with other content is quarantined as `conflicting_duplicate` (its raw
+line read back from its source). Only the staged event files that hold such a copy are rewritten; every
+other file is moved into the lake as the worker wrote it. The run becomes visible through the lake's
+atomic manifest (`pipelines/lake.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.accounting import Counts, total
+from pipelines.blocks import open_input
+from pipelines.inputs import Input
+from pipelines.lake import Lake
+from pipelines.sql import lit, lit_list, load
+from pipelines.stage import write_parquet
+from pipelines.validate import connect
+from schemas import events as contract
+
+COMMIT_MEMORY = "1GB"
+# Content hash of a landed row (pseudonymized, normalized, org unit as sent): what a re-send must repeat.
+# DuckDB's hash() is fast but may change between DuckDB versions: the ledger records the version, and
+# prior runs are rehashed from their landed events when it changes.
+CONTENT_HASH = "hash"
+
+
+def hash_version() -> str:
+    import duckdb
+
+    return f"duckdb {duckdb.__version__} {CONTENT_HASH}()"
+
+
+def file_counts(inputs: list[Input], staging: Path | None) -> dict[int, Counts]:
+    """Per input: what translation decided, plus the counts of its staged ranges."""
+    counts = {i.idx: Counts().add(i.translated) if i.translated else Counts() for i in inputs}
+    if staging is not None:
+        for p in sorted((staging / "ranges").glob("*.json")):
+            s = json.loads(p.read_text())
+            counts[s["file_idx"]].add(Counts.from_dict(s))
+    return counts
+
+
+def records(inputs: list[Input], counts: dict[int, Counts]) -> list[dict[str, Any]]:
+    return [{**i.record(), **counts[i.idx].as_dict()} for i in inputs]
+
+
+def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started: dt.datetime,
+               phases: dict[str, float]) -> dict[str, Any]:
+    """Decide duplicates, write index and quarantine, move the run's files into the lake; the ledger entry."""
+    clock = time.perf_counter()
+    con = connect()
+    con.execute(f"set temp_directory = {lit(staging / 'tmp')}")
+    con.execute(f"set memory_limit = '{COMMIT_MEMORY}'")  # beyond it DuckDB spills to staging/tmp
+    con.execute("set preserve_insertion_order = false")
+    counts = file_counts(inputs, staging)
+    con.register("input_files", pa.table({
+        "file_idx": pa.array([i.idx for i in inputs], pa.int32()),
+        "source_file": pa.array([i.path for i in inputs], pa.string()),
+    }))
+    out = staging / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    moves: list[tuple[str, str]] = []
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(lake.root))
+
+    index_files = [str(p) for p in sorted((staging / "index").glob("*.parquet"))]
+    conflicts: list[tuple[int, int, int, int]] = []
+    if index_files:
+        con.execute(load("staged"), {"files": index_files})
+        _prior_view(con, lake)
+        con.execute(load("not_landed"))
+        _drop_not_landed(con, staging)
+        con.execute(f"copy ({load('landed_index')}) to {lit(out / 'index.parquet')} (format parquet)")
+        moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
+        fates = con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall()
+        found: dict[int, Counter[str]] = {}
+        for f, fate, n in fates:
+            found.setdefault(f, Counter())[fate] = n
+        for f, c in found.items():
+            counts[f].settle(c["duplicate"], c["conflicting_duplicate"])
+        conflicts = con.execute("""select file_idx, source_line, src_offset, src_length from not_landed
+                                   where fate = 'conflicting_duplicate' order by file_idx, source_line""").fetchall()
+    for p in sorted(staging.glob("events/**/*.parquet")):
+        moves.append((rel(p), str(p.relative_to(staging))))
+
+    # quarantine: staged bad lines, plus conflicting duplicates read back from their source
+    q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet"))]
+    if q_files:
+        con.execute(f"create temp view staged_quarantine as select * from read_parquet({lit_list(q_files)})")
+    else:
+        con.execute("create temp view staged_quarantine as select null::int as file_idx, null::bigint as source_line,"
+                    " null::varchar as reason, null::blob as raw_line where false")
+    con.register("conflicts", _read_back(conflicts, {i.idx: i.read_path for i in inputs}))
+    q_out = out / "quarantine.parquet"
+    con.execute(f"copy ({load('quarantine')}) to {lit(q_out)} (format parquet)", {"run": run, "started": started})
+    os.chmod(q_out, 0o600)
+    moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))
+    con.close()
+
+    per_file = records(inputs, counts)
+    ledger = {
+        "run": run,
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+        "hash": hash_version(),
+        "phases": {**{k: round(v, 3) for k, v in phases.items()}, "commit_s": round(time.perf_counter() - clock, 3)},
+        "files": per_file,
+        "total": total(per_file),
+        "outputs": {
+            "events": [m[1] for m in moves if m[1].startswith("events/")],
+            "index": f"ledger/index/run-{run:06d}.parquet" if index_files else None,
+            "quarantine": f"quarantine/run-{run:06d}.parquet",
+        },
+    }
+    lake.commit(run, {"run": run, "moves": moves, "restricted": [f"quarantine/run-{run:06d}.parquet"],
+                      "ledger": ledger})
+    return ledger
+
+
+def _prior_view(con: Any, lake: Lake) -> None:
+    """`prior(event_id, content_hash)`: every event landed by earlier runs. From the index, unless an
+    earlier run hashed with another DuckDB version: then rehashed from the landed events themselves."""
+    runs = lake.committed_runs()
+    index = [str(lake.root / r["outputs"]["index"]) for r in runs if r["outputs"].get("index")]
+    if not index:
+        con.execute(load("prior_none"))
+    elif all(r.get("hash") == hash_version() for r in runs):
+        con.execute(load("prior_index").format(files=lit_list(index)))
+    else:
+        con.execute(load("prior_rehash").format(files=lit_list(lake.event_files()),
+                                                content=", ".join(contract.content_columns())))
+
+
+def _drop_not_landed(con: Any, staging: Path) -> None:
+    """Rewrite the few staged event files that hold a copy that does not land (a file left empty goes)."""
+    rows = con.execute("select part, list(\"row\") from not_landed group by part").fetchall()
+    for part, drop in rows:
+        path = staging / part
+        table = pq.read_table(path)
+        keep = pc.invert(pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=pa.array(drop, pa.int64())))
+        table = table.filter(keep)
+        if table.num_rows:
+            write_parquet(table, path)
+        else:
+            path.unlink()
+
+
+def _read_back(rows: list[tuple[int, int, int, int]], paths: dict[int, str]) -> pa.Table:
+    """Raw bytes of a few lines, by byte offset, from the files they were read from (streamed for gzip)."""
+    out_f, out_l, out_raw = [], [], []
+    by_file: dict[int, list[tuple[int, int, int]]] = {}
+    for f, line, off, length in rows:
+        by_file.setdefault(f, []).append((off, length, line))
+    for f, items in by_file.items():
+        items.sort()
+        with open_input(paths[f]) as fh:
+            for off, length, line in items:
+                fh.seek(off)  # forward only; gzip seeks by decompressing
+                out_f.append(f)
+                out_l.append(line)
+                out_raw.append(fh.read(length))
+    return pa.table({
+        "file_idx": pa.array(out_f, pa.int32()),
+        "source_line": pa.array(out_l, pa.int64()),
+        "reason": pa.array(["conflicting_duplicate"] * len(out_f), pa.string()),
+        "raw_line": pa.array(out_raw, pa.binary()),
+    })
