@@ -4,8 +4,8 @@ Runs on the launcher, in DuckDB, after every range is staged (`pipelines/stage.p
 workers wrote it decides which staged copies do not land (`sql/not_landed.sql`): a repeat of an event an
 earlier run landed, or not the first copy in this run (files in path order, then lines); a copy with the
 same content is a duplicate, one with other content is quarantined as `conflicting_duplicate` (its raw
-line read back from its source). Only the staged event files that hold such a copy are rewritten; every
-other file is moved into the lake as the worker wrote it. The run becomes visible through the lake's
+line read back from its source). The rest is written once, partitioned by tool and event date
+(`sql/landed_events.sql`), with the run's index and quarantine; the run becomes visible through the lake's
 atomic manifest (`pipelines/lake.py`).
 """
 
@@ -20,15 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipelines.accounting import Counts, total
 from pipelines.blocks import open_input
 from pipelines.inputs import Input
 from pipelines.lake import Lake
 from pipelines.sql import lit, lit_list, load
-from pipelines.stage import write_parquet
 from pipelines.validate import connect
 from schemas import events as contract
 
@@ -79,13 +76,16 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     def rel(p: Path) -> str:
         return str(p.relative_to(lake.root))
 
-    index_files = [str(p) for p in sorted((staging / "index").glob("*.parquet"))]
+    staged = [str(p) for p in sorted((staging / "staged").glob("*.parquet"))]
     conflicts: list[tuple[int, int, int, int]] = []
-    if index_files:
-        con.execute(load("staged"), {"files": index_files})
+    if staged:
+        con.execute(load("staged"), {"files": staged})
         _prior_view(con, lake)
         con.execute(load("not_landed"))
-        _drop_not_landed(con, staging)
+        columns = [n for n, _, _ in contract.landed_columns()]
+        con.execute(f"""copy ({load('landed_events').format(files=lit_list(staged), columns=', '.join(columns))})
+                        to {lit(out / 'events')} (format parquet, partition_by (tool, event_date),
+                        compression snappy, filename_pattern 'run-{run:06d}-{{i}}', overwrite_or_ignore)""")
         con.execute(f"copy ({load('landed_index')}) to {lit(out / 'index.parquet')} (format parquet)")
         moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
         fates = con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall()
@@ -96,8 +96,8 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
             counts[f].settle(c["duplicate"], c["conflicting_duplicate"])
         conflicts = con.execute("""select file_idx, source_line, src_offset, src_length from not_landed
                                    where fate = 'conflicting_duplicate' order by file_idx, source_line""").fetchall()
-    for p in sorted(staging.glob("events/**/*.parquet")):
-        moves.append((rel(p), str(p.relative_to(staging))))
+    for p in sorted(out.glob("events/**/*.parquet")):
+        moves.append((rel(p), str(p.relative_to(out))))
 
     # quarantine: staged bad lines, plus conflicting duplicates read back from their source
     q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet"))]
@@ -124,7 +124,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
         "total": total(per_file),
         "outputs": {
             "events": [m[1] for m in moves if m[1].startswith("events/")],
-            "index": f"ledger/index/run-{run:06d}.parquet" if index_files else None,
+            "index": f"ledger/index/run-{run:06d}.parquet" if staged else None,
             "quarantine": f"quarantine/run-{run:06d}.parquet",
         },
     }
@@ -145,20 +145,6 @@ def _prior_view(con: Any, lake: Lake) -> None:
     else:
         con.execute(load("prior_rehash").format(files=lit_list(lake.event_files()),
                                                 content=", ".join(contract.content_columns())))
-
-
-def _drop_not_landed(con: Any, staging: Path) -> None:
-    """Rewrite the few staged event files that hold a copy that does not land (a file left empty goes)."""
-    rows = con.execute("select part, list(\"row\") from not_landed group by part").fetchall()
-    for part, drop in rows:
-        path = staging / part
-        table = pq.read_table(path)
-        keep = pc.invert(pc.is_in(pa.array(range(table.num_rows), pa.int64()), value_set=pa.array(drop, pa.int64())))
-        table = table.filter(keep)
-        if table.num_rows:
-            write_parquet(table, path)
-        else:
-            path.unlink()
 
 
 def _read_back(rows: list[tuple[int, int, int, int]], paths: dict[int, str]) -> pa.Table:

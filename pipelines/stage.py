@@ -8,14 +8,13 @@ A worker reads its range in bounded blocks (`pipelines/blocks.py`), validates ea
 (`pipelines/validate.py`), replaces actor ids by their keyed hash, computes each row's content hash, and
 writes, under the run's staging folder, everything the commit needs:
 
-    events/tool=…/event_date=…/run-N-fF-rR-K.parquet   the rows to land, in their final form and place
-    index/fF-rR-K.parquet                               per row: event id, content hash, where it came from
-    quarantine/fF-rR.parquet                            the range's quarantined lines (raw bytes)
-    ranges/fF-rR.json                                   the range's counts, written last (the range is done)
+    staged/fF-rR-K.parquet      the rows that passed, in their landed form (pseudonym, content hash, lineage)
+    quarantine/fF-rR.parquet    the range's quarantined lines (raw bytes)
+    ranges/fF-rR.json           the range's counts, written last (the range is done)
 
-Names depend only on the run and the input, so a retried bundle overwrites what a failed one left. The
-commit (`pipelines/commit.py`) decides duplicates over the whole run from the index and moves the event
-files into the lake; only files holding a duplicate are rewritten.
+Names depend only on the run and the input, so a retried bundle overwrites what a failed one left. Raw
+actor ids are never written: rows are pseudonymized on the worker. The commit (`pipelines/commit.py`)
+decides duplicates over the whole run and writes each partition of the lake once.
 
 Run on the DirectRunner (in-process) by default, or on a cluster with Beam options, e.g.
 `uptake ingest landing/ -- --runner=DaskRunner --dask_client_address=tcp://scheduler:8786`: the staging
@@ -51,9 +50,12 @@ FLUSH_ROWS = 262_144  # rows held before they are written: memory stays bounded,
 # DirectRunner first tries the Prism runner, which downloads a binary and serves gRPC on every interface.
 RUNNER_ALIASES = {"--runner=DaskRunner": "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"}
 DEFAULT_RUNNER = "--runner=apache_beam.runners.portability.fn_api_runner.FnApiRunner"
-FILE_COLUMNS = [(n, t) for n, t, _ in contract.landed_columns() if n not in ("tool", "event_date")]
-FILE_SCHEMA = pa.schema(FILE_COLUMNS)
 CONTENT = contract.content_columns()
+# a staged row: every landed column, and what the commit needs to rank copies and read a line back
+STAGED_SQL = f"""
+select {", ".join(CONTENT)}, event_date, $run::bigint as ingest_run, $file::varchar as source_file, source_line,
+       hash({", ".join(CONTENT)}) as content_hash, $file_idx::int as file_idx, line, src_offset, src_length
+from good"""
 
 
 @dataclass(frozen=True)
@@ -109,38 +111,23 @@ class RangeStager:
         return line, (r.line_map[line - 1] if r.line_map is not None else line)
 
     def _flush(self, r: Range, pending: list[pa.Table], k: int) -> None:
+        """Write held rows in their landed form (pseudonym, content hash, lineage) to one staged file."""
         good = pa.concat_tables(pending)
         line, source_line = self._lines(r, good.column("line_no"))
-        ids = pc.unique(good.column("actor_id")).to_pylist()
-        new = [a for a in ids if a not in self.keys]
+        ids = pc.unique(good.column("actor_id"))
+        new = [a for a in ids.to_pylist() if a not in self.keys]
         self.keys.update(zip(new, pseudonymize(self.ctx.key, new), strict=True))
-        good = good.append_column("actor_key", pa.array([self.keys[a] for a in ids], pa.string()).take(
-            pc.index_in(good.column("actor_id"), value_set=pa.array(ids, pa.string()))))
+        keys = pa.array([self.keys[a] for a in ids.to_pylist()], pa.string())
+        good = good.append_column("actor_key", keys.take(pc.index_in(good.column("actor_id"), value_set=ids)))
         good = good.append_column("line", pa.array(line, pa.int64()))
         good = good.append_column("source_line", pa.array(source_line, pa.int64()))
         self.con.register("good", good)
         try:
-            rows = self.con.sql(f"""
-                select {", ".join(CONTENT)}, event_date, hash({", ".join(CONTENT)}) as content_hash,
-                       line, source_line, src_offset, src_length
-                from good order by tool, event_date, line""").to_arrow_table()
+            rows = self.con.sql(STAGED_SQL, params={"run": self.ctx.run, "file": self.ctx.sources.get(
+                r.file_idx, r.path), "file_idx": r.file_idx}).to_arrow_table()
         finally:
             self.con.unregister("good")
-        rows = rows.append_column("ingest_run", pa.array(np.full(rows.num_rows, self.ctx.run), pa.int64()))
-        rows = rows.append_column("source_file", pa.array([self.ctx.sources.get(r.file_idx, r.path)] * rows.num_rows,
-                                                          pa.string()))
-        index = []
-        for tool, day, lo, hi in _partitions(rows):
-            part = (f"events/tool={tool}/event_date={day}/"
-                    f"run-{self.ctx.run:06d}-{r.stem}-{k}.parquet")
-            chunk = rows.slice(lo, hi - lo)
-            write_parquet(chunk.select([n for n, _ in FILE_COLUMNS]).cast(FILE_SCHEMA), self.root / part)
-            index.append(chunk.select(["event_id", "content_hash", "line", "source_line", "src_offset",
-                                       "src_length"]).append_column("part", pa.array([part] * (hi - lo)))
-                         .append_column("row", pa.array(np.arange(hi - lo), pa.int64())))
-        idx = pa.concat_tables(index)
-        idx = idx.append_column("file_idx", pa.array(np.full(idx.num_rows, r.file_idx), pa.int32()))
-        write_parquet(idx, self.root / "index" / f"{r.stem}-{k}.parquet")
+        write_parquet(rows, self.root / "staged" / f"{r.stem}-{k}.parquet", restricted=True)
 
     def _quarantine(self, r: Range, q: pa.Table) -> None:
         _, source_line = self._lines(r, q.column("line_no"))
@@ -150,17 +137,6 @@ class RangeStager:
             "reason": q.column("reason"),
             "raw_line": q.column("raw_line"),
         }), self.root / "quarantine" / f"{r.stem}.parquet", restricted=True)
-
-
-def _partitions(rows: pa.Table) -> Iterator[tuple[str, str, int, int]]:
-    """(tool, event_date, first row, end row) of each run of rows sorted by tool and event date."""
-    tool = pc.dictionary_encode(rows.column("tool")).combine_chunks()
-    day = rows.column("event_date").combine_chunks()
-    days = day.cast(pa.int32()).to_numpy().astype(np.int64) + (1 << 31)
-    key = (tool.indices.to_numpy().astype(np.int64) << 32) | days
-    bounds = [0, *(np.flatnonzero(np.diff(key)) + 1).tolist(), rows.num_rows]
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        yield tool.dictionary[tool.indices[lo].as_py()].as_py(), str(day[lo].as_py()), lo, hi
 
 
 def write_parquet(table: pa.Table, path: Path, restricted: bool = False) -> None:

@@ -36,6 +36,7 @@ def connect(threads: int | None = None) -> Any:
 
     con = duckdb.connect()
     con.execute("set timezone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
     if threads:
         con.execute(f"set threads = {int(threads)}")
     return con

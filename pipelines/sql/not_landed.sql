@@ -1,5 +1,5 @@
 -- not_landed: every staged copy that does not land, and why.
--- grain: one row per copy that is a repeat of an earlier run's event, or not the first copy in this run
+-- grain: one row per copy that repeats an earlier run's event, or is not the first copy in this run
 -- fate: duplicate (same content as the copy that landed or lands) or conflicting_duplicate (other content).
 create temp table not_landed as
 with first as (
@@ -8,7 +8,7 @@ with first as (
   group by event_id
 ),
 final as (
-  select s.file_idx, s.line, s.source_line, s.src_offset, s.src_length, s.part, s."row",
+  select s.file_idx, s.line, s.source_line, s.src_offset, s.src_length,
     case when coalesce(p.content_hash, f.first_hash) = s.content_hash then 'duplicate'
          else 'conflicting_duplicate' end as fate
   from staged s

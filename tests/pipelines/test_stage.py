@@ -66,11 +66,10 @@ def test_stage_inputs_stages_every_range(tmp_path: Path):
              "by_reason": {"malformed_json": 1, "invalid_value:count": 1}, "dropped_fields": {}},
         ]))
     staged = tmp_path / "staging"
-    index = duckdb.sql(f"select event_id, line, source_line from '{staged}/index/*.parquet' order by line").fetchall()
-    assert index == [("x-1", 1, 1), ("x-2", 3, 3), ("x-1", 5, 5)]  # lines as in the file, whichever range
-    rows = duckdb.sql(f"select event_id, source_line, actor_key, ingest_run from read_parquet("
-                      f"'{staged}/events/**/*.parquet', hive_partitioning = true) order by 2").fetchall()
-    assert [r[:2] for r in rows] == [("x-1", 1), ("x-2", 3), ("x-1", 5)]
-    assert {r[2] for r in rows} != {"A1"} and len(rows[0][2]) == 32 and {r[3] for r in rows} == {7}  # pseudonym
+    rows = duckdb.sql(f"select event_id, line, source_line, actor_key, ingest_run, source_file "
+                      f"from '{staged}/staged/*.parquet' order by line").fetchall()
+    assert [r[:3] for r in rows] == [("x-1", 1, 1), ("x-2", 3, 3), ("x-1", 5, 5)]  # lines as in the file
+    assert {r[3] for r in rows} != {"A1"} and len(rows[0][3]) == 32  # pseudonymized on the worker
+    assert {(r[4], r[5]) for r in rows} == {(7, str(path))}
     q = duckdb.sql(f"select source_line, reason from '{staged}/quarantine/*.parquet' order by 1").fetchall()
     assert q == [(4, "malformed_json"), (6, "invalid_value:count")]
