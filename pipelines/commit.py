@@ -42,18 +42,26 @@ def hash_version() -> str:
     return f"duckdb {duckdb.__version__} {CONTENT_HASH}()"
 
 
-def file_counts(inputs: list[Input], staging: Path | None) -> dict[int, Counts]:
-    """Per input: what translation decided, plus the counts of its staged ranges."""
+def staged_counts(inputs: list[Input], staging: Path) -> tuple[dict[int, Counts], list[Input]]:
+    """Per input: what translation decided plus the counts of its staged ranges; and the inputs, each
+    marked failed when one of its ranges could not be read."""
     counts = {i.idx: Counts().add(i.translated) if i.translated else Counts() for i in inputs}
-    if staging is not None:
-        for p in sorted((staging / "ranges").glob("*.json")):
-            s = json.loads(p.read_text())
-            counts[s["file_idx"]].add(Counts.from_dict(s))
-    return counts
+    errors: dict[int, str] = {}
+    for p in sorted((staging / "ranges").glob("*.json")):
+        s = json.loads(p.read_text())
+        counts[s["file_idx"]].add(Counts.from_dict(s))
+        if s.get("error"):
+            errors.setdefault(s["file_idx"], s["error"])
+    return counts, [i.failed(errors[i.idx]) if i.idx in errors and not i.error else i for i in inputs]
 
 
-def records(inputs: list[Input], counts: dict[int, Counts]) -> list[dict[str, Any]]:
-    return [{**i.record(), **counts[i.idx].as_dict()} for i in inputs]
+def records(inputs: list[Input], counts: dict[int, Counts] | None = None) -> list[dict[str, Any]]:
+    """Per-file ledger records: a file that failed counts nothing."""
+    return [{**i.record(), **(Counts() if i.error or counts is None else counts[i.idx]).as_dict()} for i in inputs]
+
+
+def _file_idx(path: Path) -> int:
+    return int(path.name[1:6])  # staged names start with fNNNNN
 
 
 def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started: dt.datetime,
@@ -64,7 +72,8 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     con.execute(f"set temp_directory = {lit(staging / 'tmp')}")
     con.execute(f"set memory_limit = '{COMMIT_MEMORY}'")  # beyond it DuckDB spills to staging/tmp
     con.execute("set preserve_insertion_order = false")
-    counts = file_counts(inputs, staging)
+    counts, inputs = staged_counts(inputs, staging)
+    failed = {i.idx for i in inputs if i.error}
     con.register("input_files", pa.table({
         "file_idx": pa.array([i.idx for i in inputs], pa.int32()),
         "source_file": pa.array([i.path for i in inputs], pa.string()),
@@ -76,7 +85,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     def rel(p: Path) -> str:
         return str(p.relative_to(lake.root))
 
-    staged = [str(p) for p in sorted((staging / "staged").glob("*.parquet"))]
+    staged = [str(p) for p in sorted((staging / "staged").glob("*.parquet")) if _file_idx(p) not in failed]
     conflicts: list[tuple[int, int, int, int]] = []
     if staged:
         con.execute(load("staged"), {"files": staged})
@@ -100,7 +109,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
         moves.append((rel(p), str(p.relative_to(out))))
 
     # quarantine: staged bad lines, plus conflicting duplicates read back from their source
-    q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet"))]
+    q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet")) if _file_idx(p) not in failed]
     if q_files:
         con.execute(f"create temp view staged_quarantine as select * from read_parquet({lit_list(q_files)})")
     else:
@@ -113,14 +122,15 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))
     con.close()
 
-    per_file = records(inputs, counts)
+    per_file = records([i for i in inputs if not i.error], counts)
     ledger = {
         "run": run,
         "started_at": started.isoformat(),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(),
         "hash": hash_version(),
         "phases": {**{k: round(v, 3) for k, v in phases.items()}, "commit_s": round(time.perf_counter() - clock, 3)},
-        "files": per_file,
+        "files": per_file,  # what a later run treats as ingested: never a file that failed
+        "failed": [i.record() for i in inputs if i.error],
         "total": total(per_file),
         "outputs": {
             "events": [m[1] for m in moves if m[1].startswith("events/")],
@@ -130,7 +140,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     }
     lake.commit(run, {"run": run, "moves": moves, "restricted": [f"quarantine/run-{run:06d}.parquet"],
                       "ledger": ledger})
-    return ledger
+    return {**ledger, "files": records(inputs, counts)}
 
 
 def _prior_view(con: Any, lake: Lake) -> None:

@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.accounting import Counts, public, total
-from pipelines.inputs import Input, InputError, is_input, list_inputs, ranges, scan
+from pipelines.inputs import Input, InputError, is_input, list_inputs, probe, ranges, scan
 from pipelines.lake import Lake, LakeError
 from pipelines.validate import BlockValidator
 from uptake.progress import Progress
@@ -58,7 +60,8 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
         raise IngestError(f"unknown format {fmt!r}: one of {', '.join(vendors.FORMATS)}")
     try:
         paths_found = list_inputs(paths)
-        formats = [fmt if fmt != "auto" else vendors.detect(p) for p in paths_found]
+        errors = {p: probe(p) for p in paths_found}  # a file that cannot be read fails alone, later
+        formats = [fmt if fmt != "auto" else "events" if errors[p] else vendors.detect(p) for p in paths_found]
     except (InputError, vendors.VendorError) as exc:
         raise IngestError(str(exc)) from exc
     lk = Lake(lake)
@@ -69,11 +72,14 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             key = lk.pseudonym_key()
             known = lk.ingested_hashes()
             clock = time.perf_counter()
-            inputs = scan(paths_found, formats, known.__contains__)
+            inputs = scan(paths_found, formats, known.__contains__, errors)
             phases = {"hash_inputs_s": time.perf_counter() - clock}
-            todo = [i for i in inputs if not i.already_ingested]
+            todo = [i for i in inputs if not i.already_ingested and not i.error]
             if not todo:
-                files = [{**i.record(), **Counts().as_dict()} for i in inputs]
+                from pipelines.commit import records
+
+                _nothing_readable(inputs)
+                files = records(inputs)
                 return {"run": None, "files": public(files), "total": total(files)}
             return _run(lk, inputs, todo, key, reference, beam_args, progress, now, phases)
     except LakeError as exc:
@@ -84,19 +90,35 @@ def _run(lk: Lake, inputs: list[Input], todo: list[Input], key: bytes, reference
          beam_args: Sequence[str], progress: bool | None, now: dt.datetime | None,
          phases: dict[str, float]) -> dict[str, Any]:
     """One run over the new inputs: translate vendor exports, stage, commit."""
-    from pipelines.commit import commit_run
-    from pipelines.stage import StageContext, run_stage
-
     run = lk.next_run()
     staging = lk.staging_dir(run)
     staging.mkdir(parents=True, exist_ok=True)
     os.chmod(staging, 0o700)
+    try:
+        return _stage_and_commit(lk, run, staging, inputs, todo, key, reference, beam_args, progress, now, phases)
+    except Exception as exc:
+        if _disk_full(exc):
+            committed = (staging / "MANIFEST.json").exists()
+            if not committed:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise IngestError(f"no space left on device under {lk.root}: " + (
+                f"run {run} is committed and completes at the next ingest" if committed
+                else f"nothing of run {run} was committed; free some space and run it again")) from exc
+        raise
+
+
+def _stage_and_commit(lk: Lake, run: int, staging: Path, inputs: list[Input], todo: list[Input], key: bytes,
+                      reference: str | Path | None, beam_args: Sequence[str], progress: bool | None,
+                      now: dt.datetime | None, phases: dict[str, float]) -> dict[str, Any]:
+    from pipelines.commit import commit_run, staged_counts
+    from pipelines.stage import StageContext, run_stage
+
     started = dt.datetime.now(dt.UTC)
     if any(i.format != "events" for i in todo):
         clock = time.perf_counter()
         translated = _translate_vendor_files(todo, staging, reference, key)
         inputs = [translated.get(i.idx, i) for i in inputs]
-        todo = [translated.get(i.idx, i) for i in todo]
+        todo = [translated.get(i.idx, i) for i in todo if not translated.get(i.idx, i).error]
         phases["translate_vendor_s"] = time.perf_counter() - clock
     tasks = [r for i in todo for r in ranges(i)]
     ctx = StageContext(str(staging), run, now or started, key, {i.idx: i.path for i in todo})
@@ -106,16 +128,41 @@ def _run(lk: Lake, inputs: list[Input], todo: list[Input], key: bytes, reference
     watcher.start()
     clock = time.perf_counter()
     try:
-        run_stage(tasks, ctx, beam_args)
+        if tasks:
+            run_stage(tasks, ctx, beam_args)
     except Exception as exc:  # a worker's error surfaces here, wrapped by the runner
+        if _disk_full(exc):
+            raise
         raise IngestError(f"pipeline failed: {_root_cause(exc)}") from exc
     finally:
         stop.set()
         watcher.join()
     phases["validate_and_stage_s"] = time.perf_counter() - clock
+    if all(i.error for i in staged_counts(inputs, staging)[1] if not i.already_ingested):
+        shutil.rmtree(staging, ignore_errors=True)
+        _nothing_readable(staged_counts(inputs, staging)[1])
     ledger = commit_run(lk, run, staging, inputs, started, phases)
     bar.close()
     return {"run": run, "files": public(ledger["files"]), "total": ledger["total"]}
+
+
+def _nothing_readable(inputs: list[Input]) -> None:
+    """Every new file failed: the run fails, naming each file and why."""
+    bad = [i for i in inputs if i.error]
+    if bad:
+        raise IngestError(f"pipeline failed: {len(bad)} of {len(bad)} new file(s) could not be read: "
+                          + "; ".join(f"{i.path}: {i.error}" for i in bad))
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    """Whether the device filled up (an OSError's errno, or DuckDB's and Beam's messages of one)."""
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _translate_vendor_files(todo: list[Input], staging: Path, reference: str | Path | None,
@@ -137,11 +184,15 @@ def _translate_vendor_files(todo: list[Input], staging: Path, reference: str | P
     except ReferenceError as exc:
         raise IngestError(f"bad vendor reference data:\n{exc}") from exc
     chosen = [(i.idx, i.path, i.format) for i in todo if i.format != "events"]
-    try:
-        done = vendors.translate(chosen, mapping, staging / "vendor")
-    except (OSError, EOFError, vendors.VendorError) as exc:
-        raise IngestError(f"cannot read vendor export: {exc}") from exc
     out: dict[int, Input] = {}
+    while True:  # an export that cannot be read fails alone: the others are translated without it
+        try:
+            done = vendors.translate(chosen, mapping, staging / "vendor")
+            break
+        except vendors.UnreadableExport as exc:
+            bad = next(i for i in todo if i.path == str(exc.path))
+            out[bad.idx] = bad.failed(exc.reason)
+            chosen = [c for c in chosen if c[0] != bad.idx]
     for i in todo:
         t = done.get(i.idx)
         if t is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.accounting import Counts
-from pipelines.blocks import Range, is_gzip, plan_ranges
+from pipelines.blocks import Range, is_gzip, open_input, plan_ranges
 
 RANGE_BYTES = 64 << 20
 # what a folder's files must end with to be read: event files, and vendor exports (told by their content)
@@ -73,6 +74,10 @@ class Input:
     line_map: np.ndarray | None = None
     translated: Counts | None = None
     records: int | None = None
+    error: str | None = None  # why the file could not be read: nothing of it lands
+
+    def failed(self, error: str) -> Input:
+        return dataclasses.replace(self, error=error)
 
     def derived(self, read_path: str, line_map: np.ndarray, translated: Counts, records: int) -> Input:
         """This vendor export, read through the event file derived from it."""
@@ -85,6 +90,8 @@ class Input:
                "already_ingested": self.already_ingested, "format": self.format}
         if self.records is not None:
             rec["records"] = self.records
+        if self.error:
+            rec["error"] = self.error
         return rec
 
 
@@ -105,17 +112,44 @@ def hash_and_count(path: str | Path, range_bytes: int = RANGE_BYTES,
     return h.hexdigest(), tuple(starts)
 
 
-def scan(paths: list[Path], formats: list[str], known: Callable[[str], bool]) -> list[Input]:
+def reason(exc: BaseException) -> str:
+    """Why a file could not be read, in one line (the OS's words, or the decompressor's)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+
+
+def probe(path: str | Path, size: int = 1 << 16) -> str | None:
+    """None when the file's first bytes can be read (decompressed if gzip), else why not."""
+    try:
+        with open_input(path) as fh:
+            fh.read(size)
+    except (OSError, EOFError, zlib.error) as exc:
+        return reason(exc)
+    return None
+
+
+def scan(paths: list[Path], formats: list[str], known: Callable[[str], bool],
+         errors: dict[Path, str | None] | None = None) -> list[Input]:
     """One Input per file, in path order; a file whose content an earlier run (`known`) or an earlier file
-    of this run ingested is marked already_ingested."""
+    of this run ingested is marked already_ingested; one that cannot be read carries its `error`."""
     out: list[Input] = []
     seen: set[str] = set()
     for i, (p, fmt) in enumerate(zip(paths, formats, strict=True)):
-        digest, starts = hash_and_count(p)
-        out.append(Input(idx=i, path=str(p), format=fmt, sha256=digest, size=p.stat().st_size,
-                         already_ingested=known(digest) or digest in seen, read_path=str(p), gzip=is_gzip(p),
-                         line_starts=starts))
-        seen.add(digest)
+        error = (errors or {}).get(p)
+        digest, size = "", 0
+        starts: tuple[int, ...] = (0,)
+        if error is None:
+            try:
+                digest, starts = hash_and_count(p)
+                size = p.stat().st_size
+            except OSError as exc:
+                error = reason(exc)
+        out.append(Input(idx=i, path=str(p), format=fmt, sha256=digest, size=size,
+                         already_ingested=error is None and (known(digest) or digest in seen), read_path=str(p),
+                         gzip=error is None and is_gzip(p), line_starts=starts, error=error))
+        if error is None:
+            seen.add(digest)
     return out
 
 

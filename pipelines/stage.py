@@ -24,8 +24,10 @@ folder must then be on storage every worker sees, and workers receive the pseudo
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +42,12 @@ from apache_beam.metrics import Metrics
 
 from pipelines.accounting import Counts
 from pipelines.blocks import Range, read_range
+from pipelines.inputs import reason
 from pipelines.lake import pseudonymize
 from pipelines.validate import BlockValidator
 from schemas import events as contract
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 BLOCK_BYTES = 16 << 20
 FLUSH_ROWS = 262_144  # rows held before they are written: memory stays bounded, whatever the range
 # Beam resolves only its built-in runners by short name. The default runs in this process: the plain
@@ -84,7 +88,19 @@ class RangeStager:
     def stage(self, r: Range) -> dict[str, Any]:
         """Validate range `r` and write its outputs; returns its counts (with file and range numbers)."""
         counts, pending, quarantine, flushes, held = Counts(), [], [], 0, 0
-        for block in read_range(r, self.ctx.block_bytes):
+        blocks = read_range(r, self.ctx.block_bytes)
+        while True:
+            try:
+                block = next(blocks, None)
+            except (OSError, EOFError, zlib.error) as exc:  # the input cannot be read: the file fails, alone
+                if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+                    raise
+                summary = {"file_idx": r.file_idx, "range_idx": r.range_idx, **Counts().as_dict(),
+                           "error": reason(exc)}
+                write_atomic(self.root / "ranges" / f"{r.stem}.json", json.dumps(summary).encode())
+                return summary
+            if block is None:
+                break
             good, q, c = self.validator.validate(block)
             counts.add(Counts(lines=c["lines"], blank=c["blank"], landed=c["good"]))
             counts.quarantine(q.column("reason").to_pylist())

@@ -49,7 +49,10 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"uptake ingest: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2))
-    return 0
+    failed = [f for f in summary["files"] if f.get("error")]
+    for f in failed:  # the others landed; a scheduler must still notice
+        print(f"uptake ingest: {f['path']}: not ingested: {f['error']}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -43,6 +43,14 @@ class VendorError(ValueError):
     """A vendor file that cannot be read at all, or a format that cannot be told."""
 
 
+class UnreadableExport(VendorError):
+    """One export that cannot be read (a truncated gzip, no permission): it fails alone."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
 # ------------------------------------------------------------------------------------------ records
 @dataclass
 class Record:
@@ -331,7 +339,7 @@ def _records(a: Adapter, path: str) -> Iterator[Record]:
     try:
         yield from a.records(path)
     except (OSError, EOFError) as exc:  # unreadable as a whole (a truncated gzip): nothing is half-landed
-        raise VendorError(f"{path}: {exc}") from exc
+        raise UnreadableExport(path, str(exc)) from exc
 
 @dataclass
 class Translated:
