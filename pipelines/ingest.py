@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import importlib
 import json
 import os
 import shutil
@@ -56,6 +57,8 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
     (`pipelines/vendors`) applies to every file."""
     from pipelines import vendors
 
+    # importing Apache Beam takes seconds: let it overlap listing and hashing the inputs
+    threading.Thread(target=importlib.import_module, args=("pipelines.stage",), daemon=True).start()
     if fmt not in vendors.FORMATS:
         raise IngestError(f"unknown format {fmt!r}: one of {', '.join(vendors.FORMATS)}")
     try:
