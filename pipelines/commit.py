@@ -15,11 +15,15 @@ import datetime as dt
 import json
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipelines.accounting import Counts, total
 from pipelines.blocks import open_input
@@ -91,10 +95,9 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
         con.execute(load("staged"), {"files": staged})
         _prior_view(con, lake)
         con.execute(load("not_landed"))
-        columns = [n for n, _, _ in contract.landed_columns()]
-        con.execute(f"""copy ({load('landed_events').format(files=lit_list(staged), columns=', '.join(columns))})
-                        to {lit(out / 'events')} (format parquet, partition_by (tool, event_date),
-                        compression snappy, filename_pattern 'run-{run:06d}-{{i}}', overwrite_or_ignore)""")
+        columns = ", ".join(n for n, _, _ in contract.landed_columns())
+        _write_partitions(con.sql(load("landed_events").format(files=lit_list(staged), columns=columns)),
+                          out / "events", f"run-{run:06d}-0.parquet")
         con.execute(f"copy ({load('landed_index')}) to {lit(out / 'index.parquet')} (format parquet)")
         moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
         fates = con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall()
@@ -155,6 +158,47 @@ def _prior_view(con: Any, lake: Lake) -> None:
     else:
         con.execute(load("prior_rehash").format(files=lit_list(lake.event_files()),
                                                 content=", ".join(contract.content_columns())))
+
+
+def _write_partitions(rows: Any, root: Path, name: str, batch_rows: int = 65_536) -> None:
+    """Rows sorted by tool and event date → one Parquet file per partition, `root/tool=…/event_date=…/name`.
+    Streamed: only the partition being filled is held, so memory stays flat whatever the run's size."""
+    writes: deque[Future] = deque()
+    held: list[pa.Table] = []
+    key: tuple[str, str] | None = None
+    files = pa.schema([(n, t) for n, t, _ in contract.landed_columns() if n not in ("tool", "event_date")])
+
+    def write(key: tuple[str, str], tables: list[pa.Table]) -> None:
+        path = root / f"tool={key[0]}" / f"event_date={key[1]}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.concat_tables(tables).select(files.names).cast(files), path, compression="snappy")
+
+    with ThreadPoolExecutor(2, thread_name_prefix="partition") as pool:
+        for batch in rows.to_arrow_reader(batch_rows):
+            t = pa.Table.from_batches([batch])
+            for k, lo, hi in _runs(t):
+                if key is not None and k != key:
+                    writes.append(pool.submit(write, key, held))
+                    held = []
+                    while len(writes) > 4:  # bounded: at most a few partitions in flight
+                        writes.popleft().result()
+                key = k
+                held.append(t.slice(lo, hi - lo))
+        if key is not None and held:
+            writes.append(pool.submit(write, key, held))
+        for w in writes:
+            w.result()
+
+
+def _runs(t: pa.Table) -> list[tuple[tuple[str, str], int, int]]:
+    """((tool, event date), first row, end row) of each run of equal keys in a table sorted by them."""
+    tool = pc.dictionary_encode(t.column("tool")).combine_chunks()
+    day = t.column("event_date").combine_chunks()
+    key = (tool.indices.to_numpy().astype(np.int64) << 32) | (day.cast(pa.int32()).to_numpy().astype(np.int64)
+                                                                 + (1 << 31))
+    bounds = [0, *(np.flatnonzero(np.diff(key)) + 1).tolist(), t.num_rows]
+    return [((tool.dictionary[tool.indices[lo].as_py()].as_py(), str(day[lo].as_py())), lo, hi)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
 
 
 def _read_back(rows: list[tuple[int, int, int, int]], paths: dict[int, str]) -> pa.Table:

@@ -48,7 +48,7 @@ from pipelines.validate import BlockValidator
 from schemas import events as contract
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 64 << 20
 FLUSH_ROWS = 262_144  # rows held before they are written: memory stays bounded, whatever the range
 # Beam resolves only its built-in runners by short name. The default runs in this process: the plain
 # DirectRunner first tries the Prism runner, which downloads a binary and serves gRPC on every interface.
