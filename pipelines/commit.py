@@ -33,7 +33,7 @@ from pipelines.sql import lit, lit_list, load
 from pipelines.validate import connect
 from schemas import events as contract
 
-COMMIT_MEMORY = "1GB"
+COMMIT_MEMORY = "512MB"
 # Content hash of a landed row (pseudonymized, normalized, org unit as sent): what a re-send must repeat.
 # DuckDB's hash() is fast but may change between DuckDB versions: the ledger records the version, and
 # prior runs are rehashed from their landed events when it changes.
