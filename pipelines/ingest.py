@@ -6,9 +6,11 @@ This module only wires the parts together, in the order a run goes:
    skipped as `already_ingested`); vendor exports are translated to derived event files
    (`pipelines/vendors/`).
 2. **Stage** (`pipelines/stage.py`, Apache Beam): every range of every new file validated, pseudonymized
-   and written as the final Parquet files of the run, with an index of what each row is.
-3. **Commit** (`pipelines/commit.py`, DuckDB): duplicates decided over the run and against the lake,
-   the few files holding one rewritten, everything moved into the lake through its atomic manifest.
+   and staged in its landed form, with its content hash and where each row came from.
+3. **Commit** (`pipelines/commit.py`, DuckDB): duplicates decided over the run and against the lake, each
+   partition written once, everything made visible through the lake's atomic manifest.
+
+A file that cannot be read fails alone (named, nothing of it lands); a full disk ends the run with one line.
 
 Run it:
 
