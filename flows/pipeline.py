@@ -173,18 +173,21 @@ def demo_flow(out: str = "demo") -> dict[str, Any]:
     return {"ingest": summary["total"], "build": built, "phases": phases}
 
 
-def _warm_up() -> None:
-    """What the demo's flows will need, made ready while it generates: Prefect's temporary server (when no
-    PREFECT_API_URL is set) and the slow imports (Apache Beam, Great Expectations)."""
+def _start_prefect_server() -> None:
+    """Prefect's temporary server, when no PREFECT_API_URL is set (the demo's flows need it)."""
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
         from prefect.server.api.server import SubprocessASGIServer
 
         SubprocessASGIServer().start()
+
+
+def _import_heavy_modules() -> None:
+    """Apache Beam and Great Expectations take seconds to import: done while the demo generates."""
     import great_expectations  # noqa: F401
 
-    import pipelines.stage  # noqa: F401  (imports Apache Beam)
+    import pipelines.stage  # noqa: F401
 
 
 def demo(out: str = "demo", seed: int = 1, people: int = 600, months: int = 6) -> int:
@@ -195,8 +198,9 @@ def demo(out: str = "demo", seed: int = 1, people: int = 600, months: int = 6) -
 
     started = time.perf_counter()
     phases: dict[str, float] = {}
-    warm = threading.Thread(target=_warm_up, daemon=True)
+    warm = threading.Thread(target=_start_prefect_server, daemon=True)
     warm.start()
+    threading.Thread(target=_import_heavy_modules, daemon=True).start()
     truth = generate(out, seed=seed, people=people, months=months, progress=False)
     phases["generate"] = time.perf_counter() - started
     print(f"generated {truth['events']:,} events in {len(truth['files'])} files under {out}")
