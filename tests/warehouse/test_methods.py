@@ -78,11 +78,12 @@ def mpdta() -> pd.DataFrame:
 def _mpdta_items(mpdta: pd.DataFrame) -> pd.DataFrame:
     """mpdta as work items: one item per county and year (the county is its own unit and its own person)."""
     g = mpdta["first.treat"]
+    county = mpdta["countyreal"].astype(str)
+    treated = (g > 0) & (mpdta["year"] >= g)
     return pd.DataFrame(dict(
-        workflow="min_wage", metric="lemp", org_unit=mpdta["countyreal"].astype(str),
-        actor_key=mpdta["countyreal"].astype(str), month_start=pd.to_datetime(mpdta["year"].astype(str) + "-01-01").dt.date,
-        value=mpdta["lemp"], total_value=np.nan, assisted=(g > 0) & (mpdta["year"] >= g), live=(g > 0) & (mpdta["year"] >= g),
-        go_live_date=[dt.date(int(x), 1, 1) if x > 0 else None for x in g]))
+        workflow="min_wage", metric="lemp", org_unit=county, actor_key=county,
+        month_start=[dt.date(int(y), 1, 1) for y in mpdta["year"]], value=mpdta["lemp"], total_value=np.nan,
+        assisted=treated, live=treated, go_live_date=[dt.date(int(x), 1, 1) if x > 0 else None for x in g]))
 
 
 def _att_gt(con: duckdb.DuckDBPyConnection, org_unit: str) -> dict[tuple[int, int], float]:
@@ -319,7 +320,8 @@ def test_within_actor_needs_two_people_for_an_interval(con):
     rows.append(dict(rows[0], value=900.0, assisted=False, live=False))
     _load(con, pd.DataFrame(rows), {})
     methods.run_models(con, [WITHIN])
-    r = con.execute("select saving_per_item, saving_se, saving_ci_low, n_people from estimate_within_actor").fetchall()[0]
+    r = con.execute("select saving_per_item, saving_se, saving_ci_low, n_people from estimate_within_actor").fetchall()
+    r = r[0]
     assert r == (100.0, None, None, 1)  # one person: a point, no interval
 
 
