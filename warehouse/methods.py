@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
-from duckdb import sqltypes
+from duckdb import func, sqltypes
 
 METHODS_SQL = Path(__file__).parent / "sql_methods"
 
@@ -53,7 +53,8 @@ def wald_pvalue(b: Sequence[float] | None, v: Sequence[float] | None) -> float |
 def register(con: duckdb.DuckDBPyConnection) -> None:
     """Give `con` the Python functions the method models call."""
     doubles = duckdb.list_type(sqltypes.DOUBLE)
-    con.create_function("wald_pvalue", wald_pvalue, [doubles, doubles], sqltypes.DOUBLE, null_handling="special")
+    con.create_function("wald_pvalue", wald_pvalue, [doubles, doubles], sqltypes.DOUBLE,
+                        null_handling=func.FunctionNullHandling.SPECIAL)
 
 
 def run_models(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> None:
