@@ -50,7 +50,7 @@ def _items(seed: int, go_live: dict[str, dt.date | None], months: int = 5, peopl
     handle 400 ± 60; agents keep their pace across months."""
     rng = np.random.default_rng(seed)
     rows = []
-    for ui, (unit, live_from) in enumerate(go_live.items()):
+    for unit, live_from in go_live.items():
         for p in range(people):
             pace = rng.normal(0, 30)
             for m in range(months):
@@ -64,7 +64,6 @@ def _items(seed: int, go_live: dict[str, dt.date | None], months: int = 5, peopl
                     rows.append(dict(workflow="calls", metric="acw_seconds", org_unit=unit, actor_key=f"{unit}-p{p}",
                                      month_start=start, value=acw, total_value=acw + 400 + rng.normal(0, 60),
                                      assisted=assisted, live=live, go_live_date=live_from))
-        del ui
     return pd.DataFrame(rows)
 
 
@@ -320,9 +319,8 @@ def test_within_actor_needs_two_people_for_an_interval(con):
     rows.append(dict(rows[0], value=900.0, assisted=False, live=False))
     _load(con, pd.DataFrame(rows), {})
     methods.run_models(con, [WITHIN])
-    r = con.execute("select saving_per_item, saving_se, saving_ci_low, n_people from estimate_within_actor").fetchall()
-    r = r[0]
-    assert r == (100.0, None, None, 1)  # one person: a point, no interval
+    got = con.execute("select saving_per_item, saving_se, saving_ci_low, n_people from estimate_within_actor")
+    assert got.fetchall() == [(100.0, None, None, 1)]  # one person: a point, no interval
 
 
 # --------------------------------------------------------------------------------------------- wald
