@@ -210,7 +210,8 @@ def summarize(results: list[tuple]) -> list[dict]:
 
 
 def run(reps: int, jobs: int = 1, seed: int = 1000, scenarios: tuple[str, ...] = tuple(SCENARIOS)) -> list[dict]:
-    work = [(s, seed + i) for s in scenarios for i in range(reps)]
+    # each scenario draws its own organizations: scenarios are independent samples, not the same draws re-used
+    work = [(s, seed + 100_000 * list(SCENARIOS).index(s) + i) for s in scenarios for i in range(reps)]
     if jobs > 1:
         with ProcessPoolExecutor(jobs) as pool:
             results = [r for chunk in pool.map(replicate, work, chunksize=4) for r in chunk]
