@@ -39,13 +39,14 @@ items as (
     date_trunc('month', go_live_date)::date as cohort
   from work_items
 ),
--- cells: unit × month means; person_cells: each person's share of a cell (the interval clusters by person)
-cells as (
+-- cells: unit × month means; person_cells: each person's share of a cell (the interval clusters by person).
+-- CTEs read more than once are materialized.
+cells as materialized (
   select workflow, unit, month_start, any_value(cohort) as cohort, count(*) as n, avg(value) as y,
     avg(total_value) as z, avg(d) as d
   from items group by workflow, unit, month_start
 ),
-person_cells as (
+person_cells as materialized (
   select workflow, unit, month_start, actor_key, count(*) as n, sum(value) as sy, sum(total_value) as sz,
     sum(d) as sd
   from items group by workflow, unit, month_start, actor_key
@@ -62,7 +63,7 @@ comparisons as (
   from (select distinct workflow, cohort from cells where cohort is not null) c
   join periods p on p.workflow = c.workflow
 ),
-control_units as (
+control_units as materialized (
   select k.workflow, k.cohort, k.month_start, k.base_month, ct.unit, ct.y - cb.y as dy, ct.z - cb.z as dz
   from comparisons k
   cross join params
@@ -71,12 +72,12 @@ control_units as (
   where ct.cohort is null
     or (params.control_group = 'not_yet_treated' and ct.cohort > k.month_start and ct.cohort <> k.cohort)
 ),
-control_trend as (
+control_trend as materialized (
   select workflow, cohort, month_start, count(*) as n_controls
   from control_units group by workflow, cohort, month_start
 ),
 -- treated units: each unit of a cohort with items in the month and the base month, for each of its ancestors
-treated_units as (
+treated_units as materialized (
   select s.ancestor as org_unit, k.workflow, k.cohort as unit_cohort, k.month_start, k.base_month, k.post, ut.unit,
     ut.n, ut.n * ut.d as n_assisted
   from comparisons k
@@ -87,7 +88,7 @@ treated_units as (
 ),
 -- estimates: per cohort (pre and post), and per month over the post cohorts (cohort key 9999-01-01);
 -- a treated unit weighs its items in the month (one each in a one-item-per-cell panel, as Callaway & Sant'Anna)
-estimates as (
+estimates as materialized (
   select org_unit, workflow, month_start, unit_cohort as cohort, unit_cohort, base_month, post, unit, n, n_assisted,
     n / sum(n) over (partition by org_unit, workflow, month_start, unit_cohort) as w
   from treated_units
@@ -96,12 +97,12 @@ estimates as (
     n / sum(n) over (partition by org_unit, workflow, month_start) as w
   from treated_units where post
 ),
-cohort_weights as (
+cohort_weights as materialized (
   select org_unit, workflow, month_start, cohort, unit_cohort, any_value(base_month) as base_month, sum(w) as w
   from estimates group by org_unit, workflow, month_start, cohort, unit_cohort
 ),
 -- cell weights: att = Σ w · cell mean; share_assisted = Σ wd · cell share
-cell_weights as (
+cell_weights as materialized (
   select org_unit, workflow, month_start, cohort, unit, cell_month, sum(w) as w, sum(wd) as wd
   from (
     select org_unit, workflow, month_start, cohort, unit, month_start as cell_month, w, w as wd from estimates
@@ -124,7 +125,7 @@ cell_weights as (
   )
   group by org_unit, workflow, month_start, cohort, unit, cell_month
 ),
-points as (
+points as materialized (
   select w.org_unit, w.workflow, w.month_start, w.cohort, sum(w.w * c.y) as att, sum(w.w * c.z) as att_z,
     sum(w.wd * c.d) as share
   from cell_weights w
@@ -132,7 +133,7 @@ points as (
   group by w.org_unit, w.workflow, w.month_start, w.cohort
 ),
 -- scores: each person's influence on the estimate (Σ over the person's cells of weight × residual sum / cell size)
-scores as (
+scores as materialized (
   select w.org_unit, w.workflow, w.month_start, w.cohort, pc.actor_key,
     sum(w.w * (pc.sy - pc.n * c.y) / c.n) as s_y,
     sum(w.w * (pc.sz - pc.n * c.z) / c.n) as s_z,
@@ -159,7 +160,7 @@ pre_rows as (
   select p.org_unit, p.workflow, p.month_start, p.cohort, p.att
   from points p where p.cohort <> date '9999-01-01' and p.month_start < p.cohort
 ),
-pre_scores as (
+pre_scores as materialized (
   select s.* from scores s
   join pre_rows r on r.org_unit = s.org_unit and r.workflow = s.workflow and r.month_start = s.month_start
     and r.cohort = s.cohort
@@ -175,7 +176,7 @@ pre_cov as (
   join pre_people g on g.org_unit = a.org_unit and g.workflow = a.workflow
   group by a.org_unit, a.workflow, a.cohort, a.month_start, b.cohort, b.month_start
 ),
-test_members as (  -- post rows test their cohort; month rows every cohort live in the month
+test_members as materialized (  -- post rows test their cohort; month rows every cohort live in the month
   select cw.org_unit, cw.workflow, cw.month_start, cw.cohort, r.cohort as pc, r.month_start as pm, r.att
   from (select distinct org_unit, workflow, month_start, cohort, unit_cohort from cohort_weights) cw
   join pre_rows r on r.org_unit = cw.org_unit and r.workflow = cw.workflow and r.cohort = cw.unit_cohort
