@@ -29,7 +29,7 @@ test-fast: env
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy uptake schemas pipelines warehouse flows
+	$(VENV)/bin/mypy uptake schemas pipelines warehouse flows expectations
 
 bench: env
 	$(VENV)/bin/python bench/ingest.py

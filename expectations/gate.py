@@ -62,15 +62,28 @@ def run_gate(con: duckdb.DuckDBPyConnection, lake: Path, run_id: str | None = No
     """Validate every suite; store the results; build Data Docs. Raises ExpectationsFailed on a critical one."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     import great_expectations as gx
+    from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
+    from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.expectations.row_conditions import Column
 
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     context = gx.get_context(mode="file", project_root_dir=str(lake))
-    site = {"class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(lake / DOCS)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
-    if "lake" not in context.get_site_names():
+    # the site's folder relative to the context's root (lake/gx): right for a relative --lake, and for a lake
+    # that is moved or copied; a site recorded otherwise (absolute, or an older relative path) is replaced
+    site: DataDocsSiteConfigTypedDict = {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(Path("..") / DOCS)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+    sites = context.list_data_docs_sites()
+    if "lake" not in sites:
         context.add_data_docs_site(site_name="lake", site_config=site)
+    elif sites["lake"]["store_backend"] != site["store_backend"]:
+        context.update_data_docs_site(site_name="lake", site_config=site)
+    bars = context.variables.progress_bars  # an object when set here, a dict when read from the project file
+    if (bars.get("globally", True) if isinstance(bars, dict) else getattr(bars, "globally", True)):
+        context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+        context.variables.save()
     # the frames live in memory: the data source and its assets are made anew each run
     for vd_name in SUITES:
         with contextlib.suppress(Exception):
@@ -100,6 +113,7 @@ def run_gate(con: duckdb.DuckDBPyConnection, lake: Path, run_id: str | None = No
         by_name = {c.name: c for c in checks(suite_name)}
         frame = frames[suite_name]
         for r in result.results:
+            assert r.expectation_config is not None  # a result of this suite: it carries its expectation
             c = by_name[r.expectation_config.meta["name"]]
             rows = frame[frame["check"] == c.name]
             failing = set(r.result.get("unexpected_index_list") or [])

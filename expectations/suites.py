@@ -87,14 +87,13 @@ CHECKS: tuple[Check, ...] = (
           "select 'all', coalesce(epoch(now() - max(occurred_at)) / 3600.0, 0) from events",
           max_value=None, description="the newest event is no older than $UPTAKE_FRESHNESS_HOURS (default 48 h)"),
     # ---------------------------------------------------------------- warehouse tables, critical
-    Check(WAREHOUSE, "adoption_rates_are_shares", "critical", "adoption_rate",
-          """select tool || ' ' || org_unit || ' ' || month || ' ' || k, v from adoption_monthly
-             unpivot (v for k in (active_rate, sustained_rate)) where v is not null""",
-          min_value=0, max_value=1, description="active and sustained rates lie in [0, 1]"),
-    Check(WAREHOUSE, "scorecard_rates_are_shares", "critical", "scorecard_rate",
-          """select org_unit || ' ' || month || ' ' || k, v from leader_scorecard_monthly
-             unpivot (v for k in (active_rate, sustained_rate)) where v is not null""",
-          min_value=0, max_value=1, description="scorecard rates lie in [0, 1]"),
+    Check(WAREHOUSE, "rates_not_negative", "critical", "adoption_rate",
+          """select 'adoption_monthly ' || tool || ' ' || org_unit || ' ' || month || ' ' || k, v
+             from adoption_monthly unpivot (v for k in (active_rate, sustained_rate)) where v is not null
+             union all
+             select 'leader_scorecard_monthly ' || org_unit || ' ' || month || ' ' || k, v
+             from leader_scorecard_monthly unpivot (v for k in (active_rate, sustained_rate)) where v is not null""",
+          min_value=0, description="adoption and scorecard rates are ≥ 0"),
     Check(WAREHOUSE, "seats_not_negative", "critical", "seats",
           "select tool || ' ' || org_unit || ' ' || month, seats from adoption_monthly where seats is not null",
           min_value=0, description="seats ≥ 0"),
@@ -105,17 +104,51 @@ CHECKS: tuple[Check, ...] = (
              select 'productivity_estimate_monthly', count(*) from productivity_estimate_monthly
                where attribution <> 'business_unit_estimate'""",
           max_value=0, description="no finance row sums workflow-level value and estimates"),
+    Check(WAREHOUSE, "staff_time_only", "critical", "rows_with_another_metric",
+          """select a.workflow, count(*) from workflow_attribution_monthly a
+             left join ref_workflows w on w.workflow = a.workflow and w.metric = a.metric
+             where w.workflow is null group by all
+             union all
+             select 'service_level_monthly', count(*) from service_level_monthly s
+             where s.metric not in (select service_metric from ref_workflows where service_metric is not null)""",
+          max_value=0, description="workflow_attribution_monthly values each workflow's staff-time metric only "
+                                   "(never turnaround), service_level_monthly its service metric only"),
     Check(WAREHOUSE, "small_cells_suppressed", "critical", "unsuppressed_small_cells",
           """select 'adoption_monthly', count(*) from adoption_monthly
                where active_users < 11 or (suppressed and (active_users is not null or active_rate is not null))
              union all
              select 'workflow_attribution_monthly', count(*) from workflow_attribution_monthly
                where n_assisted < 11 or n_baseline < 11
-                  or (suppressed and (saving_per_item is not null or hours_saved is not null or value_usd is not null))
+                  or (suppressed and (saving_per_item is not null or hours_saved is not null or value_usd is not null
+                                      or hourly_cost_usd is not null))
+             union all
+             select 'service_level_monthly', count(*) from service_level_monthly
+               where n_assisted < 11 or n_baseline < 11 or submitted < 11 or backlog_open < 11
+                  or (suppressed and (saving_hours is not null or assisted_mean_hours is not null))
+                  or (backlog_suppressed and (backlog_open is not null or oldest_open_hours is not null))
              union all
              select 'productivity_estimate_monthly', count(*) from productivity_estimate_monthly
-               where active_users < 11 or (suppressed and (assisted_hours is not null or value_usd is not null))""",
+               where active_users < 11 or (suppressed and (assisted_hours is not null or value_usd is not null))
+             union all
+             select 'license_utilization_monthly', count(*) from license_utilization_monthly
+               where active_users < 11 or (suppressed and (active_users is not null or idle_seats is not null
+                                                           or users_over_seats is not null))
+             union all
+             select 'roster_cells', count(*) from roster_cells
+               where people < 11 or (suppressed and (people is not null or hourly_cost_usd is not null))""",
           max_value=0, description="every cell under 11 people or items is null and flagged suppressed"),
+    # ---------------------------------------------------------------- warehouse tables, warning
+    Check(WAREHOUSE, "adoption_within_seats", "warning", "adoption_rate_over_seats",
+          """select tool || ' ' || org_unit || ' ' || month || ' ' || k, v from adoption_monthly
+             unpivot (v for k in (active_rate, sustained_rate)) where v is not null""",
+          max_value=1, description="active and sustained rates ≤ 1; above 1, people use a tool beyond its seats "
+                                   "(free tiers, a late license file, movers): a finding for finance "
+                                   "(license_utilization_monthly.users_over_seats), never a build failure"),
+    Check(WAREHOUSE, "letters_carry_work_seconds", "warning", "share_letters_with_work_seconds",
+          """select workflow || ' ' || month, avg((work_seconds is not null)::int) from letters
+             where status = 'submitted' group by all""",
+          min_value=0.8, description="≥ 80 % of submitted letters carry work_seconds (the rest are counted in "
+                                     "n_without_metric, never imputed)"),
 )
 
 

@@ -4,10 +4,11 @@
 - `monthly-close/monthly` runs on the 2nd of each month (cron `0 7 2 * *`): the closed month's ROI exports;
 - `ingest-arrival/on-file-arrival` runs on each `uptake.file.arrived` event. A watcher thread polls the
   landing folder and emits that event once per new *complete* file (same size and mtime on two polls in a
-  row; `*.tmp`/`*.part` names ignored), the path as the event's resource.
+  row; `*.tmp`/`*.part` names ignored) whose content the lake has not ingested yet (so a restarted serve
+  does not start a flow run per file already in the lake), the path as the event's resource.
 
 It uses `$PREFECT_API_URL` when set. Otherwise it starts a local Prefect server (SQLite under
-`<lake>/.prefect`) on a free port of 127.0.0.1, points itself at it, and stops it on exit.
+`<lake>/.prefect`), with its UI, on a free port of 127.0.0.1, points itself at it, and stops it on exit.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from pipelines.ingest import is_input
+from pipelines.lake import Lake, LakeError, file_sha256
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -51,8 +53,9 @@ def prefect_api(lake: Path, timeout: float = 120) -> Iterator[str]:
     home = lake / ".prefect"
     home.mkdir(parents=True, exist_ok=True)
     port = _free_port()
+    # the UI ships with Prefect and is served on the same loopback port: the links Prefect prints work
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "false"}
+           "PREFECT_UI_ENABLED": "true"}
     log = (home / "server.log").open("ab")
     server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -83,11 +86,13 @@ def prefect_api(lake: Path, timeout: float = 120) -> Iterator[str]:
 
 
 class Watcher(threading.Thread):
-    """Emits `uptake.file.arrived` once per new complete file of the landing folder."""
+    """Emits `uptake.file.arrived` once per new complete file of the landing folder that the lake (when
+    given) has not ingested yet, by content hash as ingest decides `already_ingested`."""
 
-    def __init__(self, landing: Path, interval: float = 2.0):
+    def __init__(self, landing: Path, lake: Path | None = None, interval: float = 2.0):
         super().__init__(daemon=True, name="landing-watcher")
         self.landing, self.interval = landing, interval
+        self.lake = Lake(lake) if lake is not None else None
         self.seen: dict[str, tuple[int, int]] = {}
         self.emitted: set[tuple[str, int, int]] = set()
         self.stop = threading.Event()
@@ -105,9 +110,19 @@ class Watcher(threading.Thread):
             key = (str(p.resolve()), *sig)
             if self.seen.get(str(p)) == sig and key not in self.emitted:
                 self.emitted.add(key)
-                ready.append(str(p.resolve()))
+                if not self.ingested(p):
+                    ready.append(str(p.resolve()))
         self.seen = current
         return ready
+
+    def ingested(self, path: Path) -> bool:
+        """The lake already holds this file's content (a lake it cannot read: not known, let ingest say why)."""
+        if self.lake is None or not self.lake.runs.exists():
+            return False
+        try:
+            return file_sha256(path) in self.lake.ingested_hashes()
+        except (LakeError, OSError):
+            return False
 
     def run(self) -> None:
         from prefect.events import emit_event
@@ -135,9 +150,10 @@ def serve(lake: str, landing: str, reference: str) -> int:
             name="on-file-arrival", parameters=params,
             triggers=[DeploymentEventTrigger(expect={ARRIVED}, match={"prefect.resource.id": "uptake.file.*"},
                                              parameters={"path": "{{ event.resource['uptake.path'] }}", **params})])
-        watcher = Watcher(Path(landing))
+        watcher = Watcher(Path(landing), lake_dir)
         watcher.start()
-        print(f"uptake serve: Prefect API {url}; watching {Path(landing).resolve()}", flush=True)
+        ui = url.removesuffix("/api") if os.environ.get("PREFECT_UI_URL") is None else os.environ["PREFECT_UI_URL"]
+        print(f"uptake serve: Prefect API {url}; Prefect UI {ui}; watching {Path(landing).resolve()}", flush=True)
         try:
             prefect_serve(*cast("list[RunnerDeployment]", [daily, monthly, arrival]), limit=1)
         finally:

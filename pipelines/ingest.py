@@ -598,6 +598,7 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
         with lk.locked(wait=wait):
             lk.ensure()
             lk.recover()
+            lk.check()  # the lake is what its ledger says (pipelines/verify.py), before anything is added
             key = lk.pseudonym_key()
             known = lk.ingested_hashes()
             clock = time.perf_counter()

@@ -8,11 +8,16 @@
       keys/pseudonym.key                                 HMAC key, created once (0600) unless $UPTAKE_PSEUDONYM_KEY
       .staging/run-NNNNNN/                               a run in progress (0700); MANIFEST.json = committed
       .lock                                              held by the one ingest running on this lake
+      .build.lock                                        held by the one build running on this lake
 
 Commit protocol: a run writes everything under `.staging/run-N/`, then writes `MANIFEST.json` (the list of
 renames) atomically: that is the commit point. Renames are then applied and the ledger entry written. A
 run that dies before the manifest leaves only staging, which the next run deletes; one that dies after it
 is rolled forward by the next run. Either way the lake ends as if the run had happened once or not at all.
+
+What the lake trusts, and checks (`pipelines/verify.py`): at commit the ledger entry records the size and
+sha256 of every committed file and the fingerprint of the pseudonym key; a key is created only for a lake
+that holds no events yet; an unreadable ledger entry is an error naming its file.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 KEY_ENV = "UPTAKE_PSEUDONYM_KEY"
+KEY_FILE = Path("keys") / "pseudonym.key"
+LOCK_FILES = {"ingest": ".lock", "build": ".build.lock"}
 
 
 class LakeError(RuntimeError):
@@ -47,6 +54,8 @@ class Lake:
         self.index = self.ledger / "index"
         self.staging = self.root / ".staging"
         self.keys = self.root / "keys"
+        self.key_file = self.root / KEY_FILE
+        self._key: bytes | None = None
 
     def ensure(self) -> None:
         for d in (self.events, self.runs, self.index):
@@ -57,19 +66,25 @@ class Lake:
 
     # ---------------------------------------------------------------------------------------- lock
     @contextlib.contextmanager
-    def locked(self, wait: bool = False) -> Iterator[None]:
-        """Hold the lake's ingest lock; a second ingest refuses with the holder's pid (or waits)."""
+    def locked(self, wait: bool = False, what: str = "ingest",
+               waiting: Callable[[str], None] | None = None) -> Iterator[None]:
+        """Hold the lake's lock for `what` (ingest or build: one of each at a time per lake). A second one
+        refuses with the holder's pid, or with `wait` blocks until it is free (`waiting(pid)` is told once)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.root / LOCK_FILES[what], os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
-                raise LakeError(f"another ingest (pid {holder}) is running on {self.root}; "
-                                "try again when it has finished") from None
+                if not wait:
+                    raise LakeError(f"another {what} (pid {holder}) is running on {self.root}; "
+                                    "try again when it has finished") from None
+                if waiting:
+                    waiting(holder)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             yield
@@ -78,12 +93,20 @@ class Lake:
 
     # ----------------------------------------------------------------------------------------- key
     def pseudonym_key(self) -> bytes:
-        """The HMAC key: $UPTAKE_PSEUDONYM_KEY, else the lake's key file, created once with 0600."""
+        """The HMAC key: $UPTAKE_PSEUDONYM_KEY, else the lake's key file, created once with 0600 — and only
+        for a lake that holds no events yet: a new key would give every person a new pseudonym."""
+        if self._key is not None:
+            return self._key
         env = os.environ.get(KEY_ENV)
         if env:
-            return env.encode()
-        path = self.keys / "pseudonym.key"
+            self._key = env.encode()
+            return self._key
+        path = self.key_file
         if not path.exists():
+            if self.holds_events():
+                raise LakeError(f"{path}: the pseudonym key is missing, but this lake already holds events "
+                                f"pseudonymized with it: restore {KEY_FILE} from your backup (or set ${KEY_ENV}); "
+                                "a new key would give every person a new pseudonym")
             self.keys.mkdir(parents=True, exist_ok=True)
             os.chmod(self.keys, 0o700)
             tmp = path.with_suffix(".tmp")
@@ -93,14 +116,28 @@ class Lake:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-        return path.read_text().strip().encode()
+        key = path.read_text().strip().encode()
+        if not key:
+            raise LakeError(f"{path}: the pseudonym key file is empty: restore {KEY_FILE} from your backup")
+        self._key = key
+        return key
+
+    def holds_events(self) -> bool:
+        """Anything committed: a ledger entry, an index, or a landed events file."""
+        return (any(self.runs.glob("run-*.json")) or any(self.index.glob("run-*.parquet"))
+                or any(self.events.rglob("*.parquet")))
+
+    def check(self) -> None:
+        """The quick check (`pipelines/verify.py`) run before an ingest or a build: sizes of committed files,
+        files no ledger entry lists, the key. Raises LakeError naming the first problem."""
+        from pipelines.verify import quick
+
+        quick(self)
 
     # -------------------------------------------------------------------------------------- ledger
     def committed_runs(self) -> list[dict[str, Any]]:
-        out = []
-        for p in sorted(self.runs.glob("run-*.json")):
-            out.append(json.loads(p.read_text()))
-        return out
+        """Every ledger entry, in run order. An unreadable one is a LakeError naming its file."""
+        return [read_ledger_entry(p) for p in sorted(self.runs.glob("run-*.json"))]
 
     def ingested_hashes(self) -> dict[str, int]:
         """content hash of every input file already ingested -> the run that ingested it."""
@@ -140,8 +177,15 @@ class Lake:
         return done
 
     def commit(self, run: int, manifest: dict[str, Any]) -> None:
-        """Make the run visible: write the manifest (the commit point), apply it, clean up."""
+        """Make the run visible: write the manifest (the commit point), apply it, clean up.
+
+        Adds to the ledger entry (`manifest["ledger"]`) what `uptake verify` checks later: `checksums`, the
+        size and sha256 of every committed file by its path in the lake, and `key_fingerprint`."""
         d = self.staging_dir(run)
+        ledger = manifest["ledger"]
+        ledger["checksums"] = {dst: {"bytes": (self.root / src).stat().st_size,
+                                     "sha256": file_sha256(self.root / src)} for src, dst in manifest["moves"]}
+        ledger["key_fingerprint"] = key_fingerprint(self.pseudonym_key())
         write_atomic(d / "MANIFEST.json", json.dumps(manifest).encode())
         self.apply(manifest)
         shutil.rmtree(d, ignore_errors=True)
@@ -159,6 +203,22 @@ class Lake:
         write_atomic(self.runs / f"run-{manifest['run']:06d}.json",
                      json.dumps(manifest["ledger"], indent=1).encode())
         fsync_dir(self.runs)
+
+
+def read_ledger_entry(path: Path) -> dict[str, Any]:
+    """One ledger entry; a truncated or edited one is a LakeError naming the file."""
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LakeError(f"{path}: unreadable ledger entry ({exc}); restore it from your backup") from None
+    if not isinstance(entry, dict) or not {"run", "files", "outputs"} <= entry.keys():
+        raise LakeError(f"{path}: not a ledger entry (run, files, outputs missing); restore it from your backup")
+    return entry
+
+
+def key_fingerprint(key: bytes) -> str:
+    """Tells keys apart without revealing them: the first 16 hex of HMAC-SHA256(key, a fixed label)."""
+    return hmac.new(key, b"uptake pseudonym key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -17,6 +17,7 @@ import pyarrow as pa
 Kind = Literal["string", "integer", "number", "boolean", "timestamp"]
 
 SCHEMA_MAJOR = 1
+SCHEMA_MINOR = 1  # the newest minor this contract knows: 1.1 added letter_submitted.work_seconds
 SCHEMA_VERSION_RE = r"^[0-9]+\.[0-9]+$"  # well-formed `major.minor`; only major 1 is supported
 MAX_LINE_BYTES = 1 << 20  # a longer line is quarantined `line_too_long`
 FUTURE_TOLERANCE_SECONDS = 300  # occurred_at more than this after ingest time is `occurred_in_future`
@@ -95,7 +96,11 @@ EVENT_TYPES: dict[str, dict[str, tuple[Field, ...]]] = {
             Field("outcome", "string", enum=OUTCOME_REVIEW),
             Field("edit_ratio", "number", minimum=0, maximum=1),
         ),
-        "letter_submitted": (),
+        "letter_submitted": (
+            Field("work_seconds", "number", minimum=0,
+                  doc="active staff time spent on the case (drafting, editing, assembling), from the letter "
+                      "tool's or work queue's time tracking; since 1.1"),
+        ),
         "letter_decided": (
             Field("decision", "string", True, enum=("approved", "denied")),
         ),

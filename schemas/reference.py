@@ -28,6 +28,8 @@ class Column:
     enum: tuple[str, ...] | None = None
     minimum: float | None = None
     doc: str = ""
+    in_header: bool = True  # False: a column added later; a file written before it may leave it out (empty)
+    refused: dict[str, str] | None = None  # value -> what to change, for values an earlier contract allowed
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Table:
 
 
 LEVELS = ("enterprise", "business_unit", "department", "team")
+METRICS = ("acw_seconds", "work_seconds", "assisted_minutes")  # staff time: the only thing valued in dollars
+SERVICE_METRICS = ("turnaround_hours",)
 
 TABLES: tuple[Table, ...] = (
     Table(
@@ -53,7 +57,8 @@ TABLES: tuple[Table, ...] = (
             Column("name"),
             Column("parent_org_unit", required=False, doc="empty at the root"),
             Column("level", "enum", enum=LEVELS),
-            Column("leader", required=False, doc="actor_id of the unit's leader"),
+            Column("leader", required=False,
+                   doc="the accountable leader as the organization publishes them (name and title), shown as given"),
         ),
         key=("org_unit",),
         doc="the organization's hierarchy",
@@ -79,10 +84,17 @@ TABLES: tuple[Table, ...] = (
             Column("tool"),
             Column("accountability", "enum", enum=("workflow", "business_unit")),
             Column("unit_of_work"),
-            Column("metric", "enum", enum=("acw_seconds", "turnaround_hours", "assisted_minutes")),
+            Column("metric", "enum", enum=METRICS, doc="the staff time that is valued",
+                   refused={"turnaround_hours": "turnaround is elapsed time, not staff time: set metric to "
+                                                "work_seconds and service_metric to turnaround_hours"}),
+            Column("service_metric", "enum", required=False, enum=SERVICE_METRICS, in_header=False,
+                   doc="a service level reported beside the value, never in dollars; empty = none"),
+            Column("sla_hours", "decimal", required=False, minimum=0, in_header=False,
+                   doc="the service-level agreement on service_metric, hours; empty = none"),
             Column("budget_owner"),
         ),
         key=("workflow",),
+        doc="the workflows, the staff-time metric each is valued by, and its service level",
     ),
     Table(
         "go_live.csv",
@@ -169,6 +181,8 @@ def _parse(col: Column, raw: str) -> tuple[object, str | None]:
     """(value, error) for one cell."""
     if raw == "":
         return None, ("is required" if col.required else None)
+    if col.refused and raw in col.refused:
+        return None, f"{raw!r} is no longer accepted: {col.refused[raw]}"
     try:
         if col.kind == "decimal":
             value: object = float(Decimal(raw))
@@ -215,10 +229,10 @@ def read_table(path: Path, table: Table) -> tuple[pa.Table, list[str]]:
         if header is None:
             raise ReferenceError(f"{path}:1: empty file, expected header {','.join(names)}")
         header = [h.strip().lstrip("\ufeff") for h in header]
-        missing = [n for n in names if n not in header]
+        missing = [c.name for c in table.columns if c.name not in header and c.in_header]
         if missing:
             raise ReferenceError(f"{path}:1: column {missing[0]}: missing from header (have {','.join(header)})")
-        index = {n: header.index(n) for n in names}
+        index = {n: header.index(n) for n in names if n in header}
         seen: dict[tuple[object, ...], int] = {}
         line = 1
         try:
@@ -231,7 +245,7 @@ def read_table(path: Path, table: Table) -> tuple[pa.Table, list[str]]:
                     continue
                 parsed: dict[str, object] = {}
                 for col in table.columns:
-                    value, err = _parse(col, row[index[col.name]].strip())
+                    value, err = _parse(col, row[index[col.name]].strip() if col.name in index else "")
                     if err:
                         errors.append(f"{path}:{line}: column {col.name}: {err}")
                     parsed[col.name] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from uptake.cli import main
 
-COMMANDS = ("generate", "ingest", "build", "roi", "demo", "serve")
+COMMANDS = ("generate", "ingest", "build", "roi", "verify", "demo", "serve")
 
 
 def test_help_lists_every_command(capsys):
@@ -38,6 +39,7 @@ def test_generate_then_ingest_through_the_console_script(tmp_path: Path):
     ing = subprocess.run([str(exe), "ingest", str(tmp_path / "d" / "landing"), "--lake", str(tmp_path / "lake"),
                           "--", "--direct_num_workers=1"], capture_output=True, text=True)
     assert ing.returncode == 0, ing.stderr
+    assert "apitools" not in ing.stderr  # Beam's warning about a BigQuery client uptake does not use
     summary = json.loads(ing.stdout)
     truth = json.loads((tmp_path / "d" / "truth.json").read_text())
     assert summary["total"]["landed"] == truth["totals"]["landed"]
@@ -45,3 +47,28 @@ def test_generate_then_ingest_through_the_console_script(tmp_path: Path):
                          capture_output=True, text=True)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines()[-1] == f"uptake ingest: {tmp_path / 'missing'}: no such file or folder"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("UPTAKE_")}, **extra}
+
+
+def test_without_a_lake_roi_and_verify_say_to_pass_lake(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no ./lake here
+    monkeypatch.delenv("UPTAKE_LAKE", raising=False)
+    for command in (["roi", "--month", "2026-09"], ["verify"]):
+        assert main(command) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"uptake {command[0]}: lake: no lake here (the default, ./lake): pass --lake DIR or set "
+                       "$UPTAKE_LAKE"]  # not "run `uptake build` first": the build is not what is missing
+    monkeypatch.setenv("UPTAKE_LAKE", str(tmp_path / "elsewhere"))  # named: the plain message
+    assert main(["roi", "--month", "2026-09"]) == 1
+    assert capsys.readouterr().err.strip() == f"uptake roi: {tmp_path / 'elsewhere'}: no lake here"
+
+
+def test_a_build_without_a_lake_says_so_in_one_line(tmp_path: Path, capsys):
+    assert main(["build", "--lake", str(tmp_path / "nope"), "--reference", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"uptake build: {tmp_path / 'nope'}: no lake here (pass --lake DIR or set $UPTAKE_LAKE; "
+                   "`uptake ingest` makes one)"]  # no "the previous warehouse is unchanged": there is none
+    assert not (tmp_path / "nope").exists()  # and no lake made by asking

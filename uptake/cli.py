@@ -9,7 +9,8 @@ import time
 from collections.abc import Sequence
 
 from pipelines.vendors import FORMATS
-from uptake.config import lake_path
+from uptake.config import settings
+from uptake.noise import quiet_libraries
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -18,7 +19,7 @@ def _generate(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         truth = generate(args.out, seed=args.seed, months=args.months, people=args.people, end_month=args.end,
-                         volume=args.volume)
+                         volume=args.volume, copilot_seat_shortfall=args.copilot_seat_shortfall)
     except GenerateError as exc:
         print(f"uptake generate: {exc}", file=sys.stderr)
         return 1
@@ -42,8 +43,9 @@ def _generate(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from pipelines.ingest import IngestError, ingest
 
+    s = settings(lake=args.lake, reference=args.reference)
     try:
-        summary = ingest(args.paths, lake=lake_path(args.lake), reference=args.reference,
+        summary = ingest(args.paths, lake=s.lake, reference=s.ingest_reference,
                          beam_args=args.beam_args, progress=None, fmt=args.fmt)
     except IngestError as exc:
         print(f"uptake ingest: {exc}", file=sys.stderr)
@@ -62,16 +64,24 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from uptake.config import reference_path
-    from warehouse.build import BuildError, build
+    from warehouse.build import WAREHOUSE, BuildError, BuildRefused, build
 
-    lake = lake_path(args.lake)
+    s = settings(lake=args.lake, reference=args.reference)
+
+    def waiting(pid: str) -> None:
+        print(f"uptake build: waiting for the build running on {s.lake} (pid {pid})", file=sys.stderr, flush=True)
+
     try:
-        result = build(lake, reference_path(args.reference, lake))
+        result = build(s.lake, s.reference, wait=args.wait, waiting=waiting)
     except BuildError as exc:
         print(f"uptake build: {exc}", file=sys.stderr)
-        print(f"uptake build: the previous warehouse is unchanged; Data Docs: {lake / 'docs/data_docs/index.html'}",
-              file=sys.stderr)
+        if isinstance(exc, BuildRefused):  # nothing was built: the one line says it all
+            return 1
+        if (s.lake / WAREHOUSE).exists():
+            print("uptake build: the previous warehouse is unchanged", file=sys.stderr)
+        docs = s.lake / "docs" / "data_docs" / "index.html"
+        if docs.exists():
+            print(f"uptake build: Data Docs: file://{docs.resolve()}", file=sys.stderr)
         return 1
     print(json.dumps(result.as_dict(), indent=2))
     for w in result.warnings:
@@ -81,24 +91,80 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _roi(args: argparse.Namespace) -> int:
-    from warehouse.roi import RoiError, roi_table, write_roi
+def _verify(args: argparse.Namespace) -> int:
+    from pipelines.lake import Lake
+    from pipelines.verify import check
 
+    s = settings(lake=args.lake)
+    if not s.lake.is_dir():
+        print(f"uptake verify: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
+        return 1
+    report = check(Lake(s.lake), full=not args.quick)
+    for line in report.problems:
+        print(f"uptake verify: {line}", file=sys.stderr)
+    if report.problems:
+        print(f"uptake verify: {s.lake}: {len(report.problems)} problem(s) ({report.seconds:.2f} s)", file=sys.stderr)
+        return 1
+    print(f"uptake verify: {s.lake}: OK: {report.summary()}")
+    return 0
+
+
+def _no_lake(named: bool) -> str:
+    if named:
+        return "no lake here"
+    return "no lake here (the default, ./lake): pass --lake DIR or set $UPTAKE_LAKE"
+
+
+def _roi(args: argparse.Namespace) -> int:
+    from warehouse.roi import RoiError, roi_tables, write_roi
+
+    s = settings(lake=args.lake)
+    if not s.lake.is_dir():  # the usual cause is a missing --lake, not a missing build
+        print(f"uptake roi: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
+        return 1
     try:
-        text = write_roi(roi_table(lake_path(args.lake), args.month), args.format, args.out)
+        result = roi_tables(s.lake, args.month, current=args.current)
+        text = write_roi(result, args.format, args.out, all_methods=args.all_methods)
     except RoiError as exc:
         print(f"uptake roi: {exc}", file=sys.stderr)
         return 1
+    notice = result.notice()
+    if notice:
+        print(f"uptake roi: {notice}", file=sys.stderr)
+    if args.out:
+        print(f"uptake roi: attribution labels: {result_note()}", file=sys.stderr)
     if text:
         sys.stdout.write(text)
+    return 0
+
+
+def result_note() -> str:
+    from warehouse.roi import NOTE
+
+    return NOTE.removeprefix("attribution: ")
+
+
+def _close(args: argparse.Namespace) -> int:
+    from warehouse.close import CloseError, close
+
+    try:
+        s = settings(lake=args.lake)
+        if not s.lake.is_dir():
+            print(f"uptake close: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
+            return 1
+        snapshot = close(s.lake, args.month, restate=args.restate)
+    except CloseError as exc:
+        print(f"uptake close: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"month": snapshot.month, "version": snapshot.version, "closed_at": snapshot.closed_at,
+                      "last_ingest_run": snapshot.manifest["last_ingest_run"], "published": str(snapshot.path)},
+                     indent=2))
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     import os
     import signal
-
-    from uptake.config import reference_path
 
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
@@ -108,9 +174,8 @@ def _serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     from flows.serve import serve
 
-    lake = lake_path(args.lake)
-    landing = args.landing or os.environ.get("UPTAKE_LANDING") or "landing"
-    return serve(str(lake), landing, str(reference_path(args.reference, lake)))
+    s = settings(lake=args.lake, reference=args.reference, landing=args.landing)
+    return serve(str(s.lake), str(s.landing), str(s.reference))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "reference/identities.csv and vendor_mapping.csv")
     p.add_argument("--volume", type=float, default=1.0,
                    help="events per person relative to the default (default 1.0); for benchmarks")
+    p.add_argument("--copilot-seat-shortfall", type=float, default=0.0, metavar="SHARE",
+                   help="licenses.csv counts this share (0 to below 1) fewer copilot seats than the people who hold "
+                        "one, so active users exceed seats: the overrun finance must true up (default 0)")
     p.set_defaults(run=_generate)
 
     p = sub.add_parser("ingest", help="validate, quarantine, dedupe, pseudonymize and land events as Parquet")
@@ -147,14 +215,49 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build", help="run the expectation suites, then build the DuckDB warehouse")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
     p.add_argument("--reference", help="reference folder (default $UPTAKE_REFERENCE, then <lake>/reference)")
+    p.add_argument("--wait", action="store_true",
+                   help="if a build is running on this lake, wait for it (default: refuse with one line)")
     p.set_defaults(run=_build)
 
-    p = sub.add_parser("roi", help="the finance tables of a month, workflow-level and estimate rows apart")
-    p.add_argument("--month", required=True, help="YYYY-MM")
-    p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
-    p.add_argument("--out", help="file to write (default: standard output; required for parquet)")
+    p = sub.add_parser("verify", help="check the lake: committed files against the ledger, the index against the "
+                                      "events, the pseudonym key")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
+    p.add_argument("--quick", action="store_true",
+                   help="sizes only, no checksums or index (the check every ingest and build runs first)")
+    p.set_defaults(run=_verify)
+
+    p = sub.add_parser(
+        "roi", help="the finance tables of a month: workflow-measured and estimate rows apart, service levels beside",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The month's ROI rows (workflow_measured and business_unit_estimate, never summed) and its "
+                    "service-level rows (turnaround: never in dollars). A closed month (uptake close) is printed as "
+                    "published, byte for byte; stderr says when later data restates it.")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv",
+                   help="csv (default): the ROI table, a '# ' note line saying what each attribution label means, "
+                        "then the service-level table under its own '# ' line; booleans true/false. "
+                        "json: one object {month, source, note, roi: [...], service_level_note, service_level: [...]}. "
+                        "parquet: needs --out FILE; the service levels go to FILE's sibling <stem>.service_level"
+                        ".parquet (csv with --out likewise: <stem>.service_level.csv)")
+    p.add_argument("--out", help="file to write (default: standard output; required for parquet)")
+    p.add_argument("--all-methods", action="store_true",
+                   help="every attribution method's rows, not only the recommended one (until a method is marked "
+                        "recommended, every method is shown)")
+    p.add_argument("--current", action="store_true",
+                   help="for a closed month: the figures recomputed from the current data instead of the published "
+                        "ones (the table restatements lists what changed and why)")
+    p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
+    p.epilog = ("Columns and what is safe to sum: README, section 'uptake roi and uptake close'. Example:\n"
+                "  uptake roi --month 2026-10 --lake demo/lake --format json --all-methods")
     p.set_defaults(run=_roi)
+
+    p = sub.add_parser("close", help="publish a month's finance tables; later data is listed as restatements")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--restate", action="store_true",
+                   help="publish a month already closed again, as its next version (deliberately; the earlier "
+                        "versions stay)")
+    p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
+    p.set_defaults(run=_close)
 
     p = sub.add_parser("demo", help="generate → ingest → build → ROI table, through the Prefect flows")
     p.add_argument("--out", default="demo", help="folder for the generated organization and its lake (default demo)")
@@ -172,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_libraries()
     argv = list(sys.argv[1:] if argv is None else argv)
     beam_args: list[str] = []
     if "--" in argv:  # what follows `--` is for Apache Beam

@@ -1,6 +1,6 @@
 """The synthetic organization's fixed design: its hierarchy, tools, capabilities and governance.
 
-`uptake generate` (uptake/generate.py) turns this design, a seed and a size into reference CSVs and
+`uptake generate` (the `uptake/generate/` package) turns this design, a seed and a size into reference CSVs and
 usage events. Kept apart so a reader can see the whole organization on one page.
 """
 
@@ -66,12 +66,31 @@ HOURLY_COST = {  # role -> (mean, spread) in USD
     "chief_executive": (260.0, 0.0),
 }
 
+# The accountable leader of each unit, as the organization publishes them (org_units.csv `leader`).
+LEADER_NAMES = {
+    "ENT": "Margaret Ellison", "BU-CC": "Renee Okafor", "CC-MEM": "Luis Carvalho", "CC-MEM-N": "Tanya Brooks",
+    "CC-MEM-S": "Owen Delgado", "CC-MEM-W": "Priya Natarajan", "CC-PRV": "Samuel Whitaker",
+    "CC-PRV-A": "Grace Lindqvist", "CC-PRV-B": "Marcus Bell", "BU-SP": "Helen Achterberg",
+    "SP-INT": "Daniel Osei", "SP-INT-1": "Rosa Jimenez", "SP-APL": "Kevin Marsh", "SP-APL-E": "Aisha Rahman",
+    "SP-APL-W": "Tom Kowalski", "BU-CS": "Ingrid Solberg", "CS-FIN": "Victor Huang", "CS-FIN-1": "Nadia Petrov",
+    "CS-TEC": "Elena Rossi", "CS-TEC-P": "Jamal Wright", "CS-TEC-S": "Chloe Martin", "CS-HR": "Ben Adeyemi",
+    "CS-HR-1": "Laura Fischer",
+}
+LEADER_TITLE = {"enterprise": "Chief Executive Officer", "business_unit": "Vice President",
+                "department": "Director", "team": "Team Lead"}
+
+
+def leader(u: Unit) -> str:
+    """`Name, Title` as org_units.csv publishes the unit's leader."""
+    return f"{LEADER_NAMES[u.code]}, {LEADER_TITLE[u.level]}"
+
+
 # Workflows (workflows.csv).
 WORKFLOWS = (
-    # workflow, tool, accountability, unit_of_work, metric, budget_owner
-    ("call_summary", "call_summarization", "workflow", "call", "acw_seconds", "BU-CC"),
-    ("lmn_letters", "lmn_drafting", "workflow", "letter", "turnaround_hours", "BU-SP"),
-    ("copilot_productivity", "copilot", "business_unit", "action", "assisted_minutes", "BU-CS"),
+    # workflow, tool, accountability, unit_of_work, metric, service_metric, sla_hours, budget_owner
+    ("call_summary", "call_summarization", "workflow", "call", "acw_seconds", "", "", "BU-CC"),
+    ("lmn_letters", "lmn_drafting", "workflow", "letter", "work_seconds", "turnaround_hours", "96", "BU-SP"),
+    ("copilot_productivity", "copilot", "business_unit", "action", "assisted_minutes", "", "", "BU-CS"),
 )
 CALL_TEAMS = ("CC-MEM-N", "CC-MEM-S", "CC-MEM-W", "CC-PRV-A", "CC-PRV-B")
 LETTER_TEAMS = ("SP-INT-1", "SP-APL-E", "SP-APL-W")
@@ -90,7 +109,10 @@ GO_LIVE = {
 
 # Planted effects: what the AI saves per work item, in the workflow's metric.
 ACW_SAVING_SECONDS = 90.0
-TURNAROUND_SAVING_HOURS = 24.0
+WORK_SAVING_SECONDS = 1200.0  # staff time per AI-drafted letter (the valued saving)
+TURNAROUND_SAVING_HOURS = 24.0  # elapsed time per AI-drafted letter (a service level, never valued)
+LETTER_WORK_SECONDS = (4500.0, 900.0, 1200.0)  # unassisted staff time per letter: mean, per-person sd, per-letter sd
+NO_WORK_SECONDS_PROBABILITY = 0.08  # letters submitted from a queue without time tracking: no work_seconds
 OFFER_PROBABILITY = 0.5  # calls in live teams get an AI summary at random: an unbiased concurrent control
 AI_DRAFT_PROBABILITY = 0.6
 

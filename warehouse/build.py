@@ -1,11 +1,18 @@
 """`uptake build`: the DuckDB warehouse, built beside the old one and swapped in atomically.
 
-Inputs: the lake's committed events (Parquet), its ledger, and the reference folder (checked against its
-contract, roster and leaders pseudonymized with the lake's key). Models: the `.sql` files of
+Inputs: the lake's committed events (Parquet), its ledger, the reference folder (checked against its contract,
+the roster pseudonymized with the lake's key) and the closed months' snapshots (`lake/closes/`, see
+`warehouse.close`). Payroll (the roster's hourly costs) is loaded into a temporary table only: it is used by
+the models and never written to the warehouse file. Models: the `.sql` files of
 `warehouse/sql/`, run in name order, one table each. Each file starts with its purpose, grain and a line per
 column; they become `COMMENT ON` the table and its columns, so `duckdb_tables()` and `duckdb_columns()`
 document the warehouse. The new file is written as `.warehouse-building.duckdb` and renamed over
 `warehouse.duckdb` only when complete: an analyst's open read-only connection keeps reading the old file.
+
+One build at a time per lake (the lake's build lock): a second refuses with one line naming the holder's
+pid, or waits (`wait=True`: the flows; `uptake build --wait`). Before anything is read, the lake is checked
+against its ledger (`Lake.check`). The file is written in DuckDB's storage version `STORAGE_VERSION`, which
+every DuckDB from 1.4 LTS on reads (DuckDB 2.0's own format is refused by 1.x clients and BI tools).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,17 +30,23 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipelines.lake import Lake, fsync_dir, pseudonymize
+from pipelines.lake import Lake, LakeError, file_sha256, fsync_dir, pseudonymize
 from schemas import events as contract
 from schemas.reference import TABLES, ReferenceError, load_reference
+from warehouse.close import load_published
 
 SQL_DIR = Path(__file__).parent / "sql"
 WAREHOUSE = "warehouse.duckdb"
 BUILDING = ".warehouse-building.duckdb"
+STORAGE_VERSION = "v1.4.0"  # readable by DuckDB 1.4 LTS and every later version
 
 
 class BuildError(RuntimeError):
     pass
+
+
+class BuildRefused(BuildError):
+    """Refused before building anything: no lake, another build running, or the lake fails its check."""
 
 
 @dataclass(frozen=True)
@@ -114,32 +128,44 @@ def _load_reference(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table],
         if spec.name == "identities":
             continue  # vendor identities (emails, logins) are personal data: not in the warehouse
         docs = {c.name: c.doc or f"{c.name} as in {spec.file}" for c in spec.columns}
-        if spec.name == "roster":
+        kind = "table"
+        if spec.name == "roster":  # payroll and quasi-identifiers: a temporary table, never in the file
             ids = t.column("actor_id").to_pylist()
             t = t.drop_columns(["actor_id"]).add_column(0, "actor_key", pa.array(pseudonymize(key, ids), pa.string()))
             docs["actor_key"] = "pseudonym of the actor (HMAC-SHA256 of the actor id)"
-        if spec.name == "org_units":
-            leaders = t.column("leader").to_pylist()
-            keys = pseudonymize(key, [x or "" for x in leaders])
-            t = t.drop_columns(["leader"]).append_column(
-                "leader_key", pa.array([k if x else None for k, x in zip(keys, leaders, strict=True)], pa.string()))
-            docs["leader_key"] = "pseudonym of the unit's leader"
+            kind = "temp table"
         con.register("incoming", t)
-        con.execute(f"create table ref_{spec.name} as select * from incoming")
+        con.execute(f"create {kind} ref_{spec.name} as select * from incoming")
         con.unregister("incoming")
         _comment(con, f"ref_{spec.name}", f"Reference data as loaded from {spec.file} (checked). {spec.doc}", docs)
 
 
+def _load_reference_files(con: duckdb.DuckDBPyConnection, reference: Path) -> None:
+    """The sha256 of each reference file: a close records them, restatements name the ones changed since."""
+    names = [spec.file for spec in TABLES if (reference / spec.file).exists()]
+    t = pa.table({"file": pa.array(names, pa.string()),
+                  "sha256": pa.array([file_sha256(reference / n) for n in names], pa.string())})
+    con.register("incoming", t)
+    con.execute("create table reference_files as select * from incoming")
+    con.unregister("incoming")
+    _comment(con, "reference_files", "The reference files this warehouse was built from. Grain: one row per file.",
+             {"file": "the reference file's name", "sha256": "sha256 of its bytes"})
+
+
 def _load_events(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Every landed column of the contract, also for files landed before a field was added (null there)."""
+    empty = contract.landed_schema().empty_table()
+    con.register("incoming", empty)
+    con.execute("create table landed_events as select * from incoming")
+    con.unregister("incoming")
     files = [str(p) for p in lake.event_files()]
     if files:
-        con.execute("create table landed_events as select * from read_parquet($files, hive_partitioning = true, "
-                    "union_by_name = true)", {"files": files})
-    else:
-        empty = contract.landed_schema().empty_table()
-        con.register("incoming", empty)
-        con.execute("create table landed_events as select * from incoming")
-        con.unregister("incoming")
+        try:
+            con.execute("insert into landed_events by name select * from read_parquet($files, hive_partitioning = "
+                        "true, union_by_name = true)", {"files": files})
+        except duckdb.Error as exc:  # DuckDB names the file; one line, not a traceback
+            first = str(exc).splitlines()[0]
+            raise BuildError(f"cannot read the landed events: {first}; run `uptake verify`") from None
 
 
 def _load_ledger(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
@@ -187,28 +213,47 @@ def _load_t_quantiles(con: duckdb.DuckDBPyConnection) -> None:
              {"df": "degrees of freedom", "t975": "the 0.975 quantile of t with df degrees of freedom"})
 
 
-def build(lake: str | Path, reference: str | Path, expectations: bool = True) -> BuildResult:
+def build(lake: str | Path, reference: str | Path, expectations: bool = True, wait: bool = False,
+          waiting: Callable[[str], None] | None = None, threads: int | None = None) -> BuildResult:
     """Build the warehouse into the lake. With `expectations`, the suites run on the new warehouse before the
-    swap: a critical failure raises BuildError and leaves the previous warehouse as it was."""
+    swap: a critical failure raises BuildError and leaves the previous warehouse as it was. A build already
+    running on the lake: BuildError, or with `wait` wait for it (`waiting(pid)` is told). `threads`: DuckDB's
+    thread count (default: DuckDB's, one per core); the figures are the same for any count."""
+    lk = Lake(lake)
+    if not lk.root.is_dir():
+        raise BuildRefused(f"{lk.root}: no lake here (pass --lake DIR or set $UPTAKE_LAKE; `uptake ingest` makes one)")
+    try:
+        with lk.locked(wait=wait, what="build", waiting=waiting):
+            try:
+                lk.check()
+            except LakeError as exc:
+                raise BuildRefused(str(exc)) from exc
+            return _build(lk, reference, expectations, threads)
+    except LakeError as exc:  # the lock refused, or the ledger became unreadable while building
+        raise BuildRefused(str(exc)) from exc
+
+
+def _build(lk: Lake, reference: str | Path, expectations: bool, threads: int | None = None) -> BuildResult:
     started = time.perf_counter()
     if expectations:  # importing Great Expectations takes seconds: let it overlap the DuckDB work
         threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
-    lk = Lake(lake)
-    if not lk.root.exists():
-        raise BuildError(f"{lk.root}: no lake here (run `uptake ingest` first)")
     try:
         tables = load_reference(reference)
     except ReferenceError as exc:
         raise BuildError(f"reference data refused:\n{exc}") from exc
     key = lk.pseudonym_key()
     building = lk.root / BUILDING
-    building.unlink(missing_ok=True)
+    _discard(building)  # what a killed build left
     result = BuildResult(lk.root / WAREHOUSE, 0.0)
-    con = duckdb.connect(str(building))
+    con = duckdb.connect(str(building), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         con.execute("set timezone = 'UTC'")
+        if threads:
+            con.execute(f"set threads = {int(threads)}")
         clock = time.perf_counter()
         _load_reference(con, tables, key)
+        _load_reference_files(con, Path(reference))
+        load_published(con, lk.root)
         _load_t_quantiles(con)
         _load_events(con, lk)
         _load_ledger(con, lk)
@@ -235,15 +280,20 @@ def build(lake: str | Path, reference: str | Path, expectations: bool = True) ->
             result.warnings = [o.line() for o in outcomes if not o.success]
             result.docs = lk.root / "docs" / "data_docs" / "index.html"
             result.phases["expectations_s"] = time.perf_counter() - clock
-        for (name,) in con.execute("select table_name from duckdb_tables() order by 1").fetchall():
+        for (name,) in con.execute("select table_name from duckdb_tables() where not temporary order by 1").fetchall():
             (result.rows[name],) = con.execute(f"select count(*) from {name}").fetchall()[0]
         con.execute("checkpoint")
     except BaseException:
         con.close()
-        building.unlink(missing_ok=True)
+        _discard(building)
         raise
     con.close()
     os.replace(building, result.path)  # the swap: readers of the old file keep it until they close
     fsync_dir(lk.root)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _discard(building: Path) -> None:
+    building.unlink(missing_ok=True)
+    building.with_name(building.name + ".wal").unlink(missing_ok=True)

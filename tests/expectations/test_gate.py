@@ -24,10 +24,10 @@ BREAKS = {
     "review_has_call": "delete from calls where hash(call_id) % 20 = 0",
     "submission_has_request": "update letters set status = 'unmatched' where hash(case_id) % 20 = 0 "
                               "and status = 'submitted'",
-    "adoption_rates_are_shares": "update adoption_monthly set active_rate = 1.2 "
-                                 "where active_rate = (select max(active_rate) from adoption_monthly)",
-    "scorecard_rates_are_shares": "update leader_scorecard_monthly set sustained_rate = -0.1 "
-                                  "where sustained_rate is not null",
+    "rates_not_negative": "update leader_scorecard_monthly set sustained_rate = -0.1 "
+                          "where sustained_rate is not null",
+    "staff_time_only": "update workflow_attribution_monthly set metric = 'turnaround_hours' "
+                       "where workflow = 'lmn_letters'",
     "seats_not_negative": "update adoption_monthly set seats = -4 "
                           "where seats = (select max(seats) from adoption_monthly)",
     "finance_rows_not_mixed": "update productivity_estimate_monthly set attribution = 'workflow_measured' "

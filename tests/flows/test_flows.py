@@ -41,10 +41,41 @@ def test_pipeline_and_monthly_close_export_and_rerun_idempotently(prefect_server
     latest = lake / "exports" / "latest" / "roi.csv"
     assert latest.read_text().startswith("attribution,org_unit,")
     month = truth["months"][-2]
-    paths = monthly_close_flow(lake=str(lake), month=month)
-    assert sorted(Path(p).name for p in paths) == ["roi.csv", "roi.parquet"]
+    closed = monthly_close_flow(lake=str(lake), month=month)
+    assert closed["version"] == 1 and not closed["already_closed"]  # the flow publishes the month (uptake close)
+    assert (lake / "closes" / month / "v001" / "manifest.json").exists()
+    assert sorted(Path(p).name for p in closed["exports"]) == ["roi.csv", "roi.parquet", "roi.service_level.csv",
+                                                               "roi.service_level.parquet"]
     first = (lake / "exports" / month / "roi.csv").read_bytes()
-    monthly_close_flow(lake=str(lake), month=month)  # a re-run writes the same table, never appends
+    again_closed = monthly_close_flow(lake=str(lake), month=month)  # a re-run keeps what was published
+    assert again_closed["already_closed"] and again_closed["version"] == 1
     assert (lake / "exports" / month / "roi.csv").read_bytes() == first
     again = pipeline_flow(str(small_org / "landing"), lake=str(lake), reference=str(small_org / "reference"))
     assert again["ingest"]["landed"] == 0  # nothing new in the landing folder: nothing counted twice
+
+
+@pytest.mark.slow
+def test_flows_take_the_lake_from_the_environment_like_the_cli(prefect_server, small_org: Path, tmp_path: Path,
+                                                              monkeypatch):
+    """No `lake` parameter: the flow lands in $UPTAKE_LAKE (it used to default to ./lake, ignoring it)."""
+    from flows.pipeline import ingest_flow
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("UPTAKE_LAKE", str(tmp_path / "env-lake"))
+    first = sorted((small_org / "landing").glob("*.jsonl"))[0]
+    summary = ingest_flow([str(first)])
+    assert summary["total"]["landed"] > 0
+    assert len(list((tmp_path / "env-lake" / "ledger" / "runs").glob("run-*.json"))) == 1
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.slow
+def test_the_demo_ends_without_warnings_about_its_own_data(prefect_server, tmp_path: Path, capsys):
+    """The demo's data ends with its last generated month: no freshness warning about it, no progress bars."""
+    from flows.pipeline import demo
+
+    assert demo(out=str(tmp_path / "demo"), seed=3, people=300, months=3) == 0
+    out, err = capsys.readouterr()
+    assert "ingest counts equal truth.json" in out
+    assert "freshness" not in err and "warning:" not in err, err[-2000:]
+    assert "Calculating Metrics" not in out + err  # GX's progress bars

@@ -4,6 +4,8 @@ into the landing folder ingested by a triggered flow run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import os
 import re
 import shutil
@@ -11,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,15 +35,55 @@ def test_watcher_emits_each_complete_file_once(tmp_path: Path):
     assert w.scan() == [str((tmp_path / "a.jsonl").resolve())]
 
 
-async def _deployments(url: str) -> dict[str, list[str]]:
-    from prefect.client.orchestration import get_client
+def test_a_restarted_watcher_skips_files_the_lake_already_ingested(ingested, small_org: Path, tmp_path: Path):
+    """A restarted `serve` must not start one flow run per file already in the lake: a new watcher over a landing
+    folder whose files were all ingested emits nothing; a file with new content is emitted once."""
+    lake, summary = ingested
+    landing = tmp_path / "landing"
+    shutil.copytree(small_org / "landing", landing)
+    w = Watcher(landing, lake)
+    assert w.scan() == [] and w.scan() == []  # every file's content is in the lake (by sha256)
+    new = landing / "new.jsonl"
+    new.write_bytes(sorted(landing.glob("*.jsonl"))[0].read_bytes() + b"\n")  # other bytes: not ingested yet
+    assert w.scan() == []
+    assert w.scan() == [str(new.resolve())]
+    assert len(summary["files"]) == len(list((small_org / "landing").iterdir()))  # they were all ingested
 
+
+@contextlib.contextmanager
+def _api(url: str) -> Iterator[None]:
+    """Point this process's Prefect client at `url`. Prefect reads its settings once per context, so setting
+    os.environ is not enough (a harness that ran earlier in the session would still be asked)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: url}):
+        yield
+
+
+async def _schedule_state(url: str) -> tuple[dict[str, list[str | None]], dict[str, list[dt.datetime]]]:
+    """(cron of each deployment, expected start of each deployment's scheduled flow runs), as the API has them."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    crons: dict[str, list[str | None]] = {}
+    scheduled: dict[str, list[dt.datetime]] = {}
     async with get_client() as client:
-        out = {}
+        assert str(client.api_url).rstrip("/") == url.rstrip("/")
         for d in await client.read_deployments():
-            flow = await client.read_flow(d.flow_id)
-            out[f"{flow.name}/{d.name}"] = [getattr(s.schedule, "cron", None) for s in d.schedules]
-        return out
+            name = f"{(await client.read_flow(d.flow_id)).name}/{d.name}"
+            crons[name] = [getattr(s.schedule, "cron", None) for s in d.schedules]
+            runs = await client.read_flow_runs(deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[d.id])))
+            scheduled[name] = sorted(r.expected_start_time for r in runs
+                                     if r.state is not None and r.state.is_scheduled() and r.expected_start_time)
+    return crons, scheduled
+
+
+def _wait(what: str, check: Callable[[], bool], proc: subprocess.Popen, log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert proc.poll() is None, f"uptake serve exited while waiting for {what}:\n{log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {what} after {seconds:.0f} s:\n{log.read_text()[-3000:]}"
+        time.sleep(1)
 
 
 @pytest.mark.slow
@@ -47,42 +91,62 @@ def test_serve_runs_its_server_schedules_and_ingests_a_dropped_file(small_org: P
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     landing.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    log = (tmp_path / "serve.log").open("w")
+    log_path = tmp_path / "serve.log"
+    log = log_path.open("w")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "uptake"), "serve", "--lake", str(lake),
                              "--landing", str(landing), "--reference", str(small_org / "reference")],
                             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = None
     try:
-        deadline = time.monotonic() + 180
-        while url is None or "ingest-arrival/on-file-arrival" not in (tmp_path / "serve.log").read_text():
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            m = re.search(r"Prefect API (\S+);", (tmp_path / "serve.log").read_text())
-            url = m.group(1) if m else None
-            time.sleep(1)
-        os.environ["PREFECT_API_URL"] = url
-        try:
-            deployments = asyncio.run(_deployments(url))
-        finally:
-            del os.environ["PREFECT_API_URL"]
-        assert deployments["pipeline/daily"] == [DAILY_CRON]
-        assert deployments["monthly-close/monthly"] == [MONTHLY_CRON]
-        assert "ingest-arrival/on-file-arrival" in deployments
+        def api_url() -> bool:
+            nonlocal url
+            m = re.search(r"Prefect API (\S+); Prefect UI (\S+);", log_path.read_text())
+            url, ui[0] = (m.group(1), m.group(2)) if m else (None, "")
+            return url is not None
+
+        ui = [""]
+        _wait("Prefect API line", api_url, proc, log_path, 180)
+        assert url is not None
+        # the UI it links to is served (it ships with Prefect), on the same loopback port
+        assert ui[0] == url.removesuffix("/api")
+        request = urllib.request.Request(f"{ui[0]}/deployments", headers={"Accept": "text/html"})
+        with urllib.request.urlopen(request, timeout=30) as page:
+            assert page.status == 200 and page.read(200).lstrip().lower().startswith(b"<!doctype html>")
+        state: tuple[dict, dict] = ({}, {})
+
+        def scheduled() -> bool:  # the server's scheduler (not serve) creates the runs of each cron schedule
+            nonlocal state
+            with _api(url):
+                state = asyncio.run(_schedule_state(url))
+            return ("ingest-arrival/on-file-arrival" in state[0]
+                    and all(state[1].get(d) for d in ("pipeline/daily", "monthly-close/monthly")))
+
+        _wait("three deployments and their scheduled flow runs", scheduled, proc, log_path, 180)
+        crons, runs = state
+        assert crons["pipeline/daily"] == [DAILY_CRON]
+        assert crons["monthly-close/monthly"] == [MONTHLY_CRON]
+        assert "ingest-arrival/on-file-arrival" in crons
+        now = dt.datetime.now(dt.UTC)
+        daily, monthly = runs["pipeline/daily"], runs["monthly-close/monthly"]
+        assert all(t > now - dt.timedelta(minutes=5) for t in daily + monthly)
+        assert {(t.hour, t.minute) for t in daily} == {(6, 0)}  # 0 6 * * *, UTC
+        assert len(daily) >= 2 and (daily[1] - daily[0]) == dt.timedelta(days=1)
+        assert {(t.day, t.hour, t.minute) for t in monthly} == {(2, 7, 0)}  # 0 7 2 * *
+        server_log = (lake / ".prefect" / "server.log").read_text()
+        assert "Traceback" not in server_log, server_log[-3000:]  # e.g. the scheduler failing every loop
 
         source = sorted((small_org / "landing").glob("*.jsonl"))[0]
         shutil.copy(source, landing / "incoming.tmp")
         os.replace(landing / "incoming.tmp", landing / source.name)  # arrives complete
-        dropped = time.monotonic()
-        runs = lake / "ledger" / "runs"
-        while not (runs.exists() and list(runs.glob("run-*.json"))):
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() - dropped < 60, (tmp_path / "serve.log").read_text()[-3000:]
-            time.sleep(1)
+        ledger = lake / "ledger" / "runs"
+        _wait("ingest of the dropped file", lambda: ledger.exists() and any(ledger.glob("run-*.json")), proc,
+              log_path, 180)
         from pipelines.lake import Lake
 
         (run,) = Lake(lake).committed_runs()
         assert [Path(f["path"]).name for f in run["files"]] == [source.name]
         assert run["total"]["landed"] > 0
+        assert "apitools" not in log_path.read_text()  # Beam's warning, from the flow run's process too
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -91,6 +155,7 @@ def test_serve_runs_its_server_schedules_and_ingests_a_dropped_file(small_org: P
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()
     # the local server it started is gone with it
+    assert url is not None
     port = url.rsplit(":", 1)[1].split("/")[0]
     leftover = subprocess.run(["pgrep", "-f", f"prefect server start .*--port {port}"], capture_output=True, text=True)
     assert proc.returncode is not None and leftover.stdout.strip() == ""

@@ -159,7 +159,7 @@ def test_no_identity_or_content_lands(landed):
 
 
 def test_formats_are_told_apart_or_named(tmp_path: Path, small_org: Path):
-    assert FORMATS == ("auto", "events", *adapters())  # --format offers every adapter, and only those
+    assert ("auto", "events", *adapters()) == FORMATS  # --format offers every adapter, and only those
     plain = next((small_org / "landing").glob("*.jsonl*"))
     assert detect(plain) == "events"
     odd = tmp_path / "notes.csv"

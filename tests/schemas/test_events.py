@@ -26,7 +26,7 @@ VALID = {
     ("lmn_drafting", "letter_requested"): {"workflow": "lmn", "work_item_id": "L1", "letter_type": "appeal",
                                            "payer": "Aetna"},
     ("lmn_drafting", "letter_drafted"): {"workflow": "lmn", "work_item_id": "L1", "ai_drafted": False},
-    ("lmn_drafting", "letter_submitted"): {"workflow": "lmn", "work_item_id": "L1"},
+    ("lmn_drafting", "letter_submitted"): {"workflow": "lmn", "work_item_id": "L1", "work_seconds": 2400},
     ("lmn_drafting", "letter_decided"): {"workflow": "lmn", "work_item_id": "L1", "decision": "denied"},
 }
 
@@ -104,6 +104,10 @@ CASES = [
     (dumps(event(("call_summarization", "summary_reviewed"), outcome="discarded")), "invalid_value:outcome"),
     (dumps(event(("call_summarization", "summary_reviewed"), edit_ratio=1.5)), "invalid_value:edit_ratio"),
     (dumps(event(count=0)), "invalid_value:count"),
+    (dumps(event(("lmn_drafting", "letter_submitted"), work_seconds=-1)), "invalid_value:work_seconds"),
+    (dumps(event(("lmn_drafting", "letter_submitted"), work_seconds="40 min")), "wrong_type:work_seconds"),
+    (dumps(event(("call_summarization", "summary_reviewed"), edit_ratio=1.000001)), "invalid_value:edit_ratio"),
+    (dumps(event(("call_summarization", "summary_reviewed"), edit_ratio=-0.000001)), "invalid_value:edit_ratio"),
     (dumps(event(count=2**63)), "invalid_value:count"),  # beyond a 64-bit signed integer
     (dumps(event(event_id="x" * 129)), "invalid_value:event_id"),
     (dumps(event(event_id="")), "invalid_value:event_id"),
@@ -125,6 +129,31 @@ CASES = [
 @pytest.mark.parametrize("line,reason", CASES, ids=[r for _, r in CASES])
 def test_each_quarantine_reason(line, reason):
     assert reasons([dumps(event()), line]) == [None, reason]
+
+
+@pytest.mark.parametrize("kind,field,value", [
+    (("call_summarization", "summary_reviewed"), "edit_ratio", 1),  # the bounds themselves are in [0, 1]
+    (("call_summarization", "summary_reviewed"), "edit_ratio", 1.0),
+    (("call_summarization", "summary_reviewed"), "edit_ratio", 0),
+    (("lmn_drafting", "letter_drafted"), "edit_ratio", 1),
+    (("lmn_drafting", "letter_submitted"), "work_seconds", 0),  # ≥ 0: a letter can take no tracked time
+    (("call_summarization", "call_completed"), "acw_seconds", 0),
+])
+def test_values_on_a_bound_land(kind, field, value):
+    good, q, _ = run([dumps(event(kind, **{field: value}))])
+    assert q.num_rows == 0 and good.to_pylist()[0][field] == value
+
+
+def test_work_seconds_lands_on_letter_submitted_and_is_optional():
+    good, q, counts = run([dumps(event(("lmn_drafting", "letter_submitted"), schema_version="1.1")),
+                           dumps(event(("lmn_drafting", "letter_submitted"), work_seconds=..., schema_version="1.0",
+                                       event_id="e-2"))])
+    assert q.num_rows == 0 and [r["work_seconds"] for r in good.to_pylist()] == [2400, None]
+    assert contract.landed_schema().field("work_seconds").type == pa.float64()
+    assert (contract.SCHEMA_MAJOR, contract.SCHEMA_MINOR) == (1, 1)
+    # on another event type it is a field of another type: dropped and counted, not landed
+    good, _, counts = run([dumps(event(("lmn_drafting", "letter_drafted"), work_seconds=60))])
+    assert good.to_pylist()[0]["work_seconds"] is None and counts["dropped_fields"] == {"work_seconds": 1}
 
 
 def test_within_tolerance_is_not_future_and_blank_lines_are_counted():

@@ -39,8 +39,11 @@ def test_layout(small_org: Path, truth: dict):
                    "licenses.csv", "minutes_per_action.csv", "targets.csv"}
     landing = sorted(p.name for p in (small_org / "landing").iterdir())
     assert any(n.endswith(".jsonl.gz") for n in landing) and any(n.endswith(".jsonl") for n in landing)
-    assert truth["effects"]["call_summary"]["saving_per_item"] > 0
+    assert truth["effects"]["call_summary"] == {"metric": "acw_seconds", "saving_per_item": 90.0,
+                                                "assignment": "randomized, p=0.5 in live teams"}
+    assert truth["effects"]["lmn_letters"]["metric"] == "work_seconds"  # staff time is what is valued
     assert truth["effects"]["lmn_letters"]["saving_per_item"] > 0
+    assert truth["service_levels"]["lmn_letters"]["metric"] == "turnaround_hours"  # beside it, never valued
 
 
 def test_truth_counts_match_the_files(small_org: Path, truth: dict):
@@ -112,8 +115,63 @@ def test_small_cell_team_and_organization_shape(small_org: Path):
     assert statuses == {"cleared", "pilot", "restricted", "retired"}
 
 
+def _good_events(small_org: Path):
+    for p in sorted((small_org / "landing").iterdir()):
+        for line in _lines(_read(p)):
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(ev, dict):
+                yield ev
+
+
+def test_letters_carry_work_seconds_except_the_planted_share(small_org: Path, truth: dict):
+    has: dict[str, bool] = {}
+    versions = set()
+    for ev in _good_events(small_org):
+        case = ev.get("work_item_id")
+        if ev.get("event_type") == "letter_submitted" and ev.get("tool") == "lmn_drafting" \
+                and isinstance(case, str) and case.startswith("CASE-"):  # not a line corrupted on purpose
+            has[ev["work_item_id"]] = has.get(ev["work_item_id"], False) or "work_seconds" in ev
+            if "work_seconds" in ev:
+                versions.add(ev["schema_version"])
+    letters = truth["letters"]
+    assert len(has) == letters["submitted"]
+    assert sum(not h for h in has.values()) == letters["without_work_seconds"]
+    assert 0.04 < letters["without_work_seconds"] / letters["submitted"] < 0.12  # planted at 8 %
+    assert "1.0" not in versions  # work_seconds came with 1.1; a 1.0 sender never carries it
+
+
+def test_leaders_are_published_names_not_actor_ids(small_org: Path):
+    import csv
+
+    rows = list(csv.DictReader((small_org / "reference" / "org_units.csv").open()))
+    assert all(", " in r["leader"] for r in rows)
+    assert {r["leader"].split(", ")[1] for r in rows} == {"Chief Executive Officer", "Vice President", "Director",
+                                                         "Team Lead"}
+    roster_ids = {r["actor_id"] for r in csv.DictReader((small_org / "reference" / "roster.csv").open())}
+    assert not {r["leader"] for r in rows} & roster_ids
+
+
+def test_copilot_seat_shortfall_writes_fewer_seats_than_holders(tmp_path: Path):
+    import csv
+
+    truth = generate(tmp_path, seed=3, people=300, months=1, volume=0.1, progress=False, copilot_seat_shortfall=0.4)
+    month = truth["months"][0]
+    seats, holders = truth["seats"]["copilot_seats"][month], truth["seats"]["copilot_seat_holders"][month]
+    written = sum(int(r["seats"]) for r in csv.DictReader((tmp_path / "reference" / "licenses.csv").open())
+                  if r["tool"] == "copilot")
+    assert written == sum(seats.values())
+    # 40 % fewer seats than holders (rounded in each licensed team: a 1-seat holder keeps its seat)
+    assert sum(seats.values()) < 0.7 * sum(holders.values())
+    assert truth["seats"]["copilot_seat_shortfall"] == 0.4
+
+
 def test_refuses_what_it_cannot_make(tmp_path: Path):
     with pytest.raises(GenerateError, match="at least 300"):
         generate(tmp_path, people=50)
     with pytest.raises(GenerateError, match="has not ended"):
         generate(tmp_path, end_month="2999-01")
+    with pytest.raises(GenerateError, match="copilot-seat-shortfall"):
+        generate(tmp_path, copilot_seat_shortfall=1.0)

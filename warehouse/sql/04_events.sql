@@ -13,7 +13,6 @@
 -- column org_unit_source: event (as sent), roster (filled) or null (unresolved)
 -- column org_unit_known: the org unit is one of org_units
 -- column actor_in_roster: the actor has a roster period covering occurred_at
--- column hourly_cost_usd: the actor's hourly cost at occurred_at (roster)
 -- column site: site as sent
 -- column workflow: the workflow (workflow-integrated tools)
 -- column work_item_id: the call id or the letter's case id
@@ -30,6 +29,7 @@
 -- column payer: payer of the letter
 -- column ai_drafted: the letter draft was written by the AI
 -- column decision: approved or denied
+-- column work_seconds: active staff time on the letter case, seconds (letter_submitted, since schema 1.1)
 -- column schema_version: the event's schema version
 -- column ingest_run: the ingest run that landed the event
 -- column source_file: the input file it came from
@@ -39,7 +39,7 @@ with landed as (
   select * from landed_events
 ),
 resolved as (
-  select l.*, r.org_unit as roster_org_unit, r.hourly_cost_usd, r.actor_key is not null as actor_in_roster
+  select l.*, r.org_unit as roster_org_unit, r.actor_key is not null as actor_in_roster
   from landed l
   left join roster r on r.actor_key = l.actor_key
     and l.occurred_at >= r.valid_from::timestamptz
@@ -54,9 +54,9 @@ final as (
     case when org_unit is not null then 'event' when roster_org_unit is not null then 'roster' end
       as org_unit_source,
     coalesce(org_unit, roster_org_unit) in (select org_unit from org_units) as org_unit_known,
-    actor_in_roster, hourly_cost_usd, site, workflow, work_item_id, app, action, outcome, count,
+    actor_in_roster, site, workflow, work_item_id, app, action, outcome, count,
     handle_seconds, acw_seconds, ai_summary_offered, queue, edit_ratio, letter_type, payer, ai_drafted,
-    decision, schema_version, ingest_run, source_file, source_line
+    decision, work_seconds, schema_version, ingest_run, source_file, source_line
   from resolved
 )
 select * from final;

@@ -1,0 +1,77 @@
+"""The truth: what an ingest of the generated files must report, and the effects planted in them.
+
+`FileTruth` is counted line by line as the landing files are written; `truth_document` adds the planted
+effects, go-live dates and the small team, and is written to `truth.json`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uptake import org
+
+
+@dataclass
+class FileTruth:
+    lines: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    blank: int = 0
+    by_reason: Counter[str] = field(default_factory=Counter)
+    dropped_fields: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "landed": self.landed,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "blank": self.blank,
+            "by_reason": dict(sorted(self.by_reason.items())),
+            "dropped_fields": dict(sorted(self.dropped_fields.items())),
+        }
+
+
+
+
+def truth_document(seed: int, people: int, month_starts: list[dt.date], end: dt.date,
+                   go_live: dict[tuple[str, str], Any], events: int,
+                   truth_files: dict[str, FileTruth]) -> dict[str, Any]:
+    """The content of truth.json."""
+    total = FileTruth()
+    for t in truth_files.values():
+        for name in ("lines", "landed", "duplicates", "quarantined", "blank"):
+            setattr(total, name, getattr(total, name) + getattr(t, name))
+        total.by_reason.update(t.by_reason)
+        total.dropped_fields.update(t.dropped_fields)
+    return {
+        "seed": seed,
+        "people": people,
+        "months": [m.strftime("%Y-%m") for m in month_starts],
+        "window": {"start": month_starts[0].isoformat(), "end": end.isoformat()},
+        "effects": {
+            "call_summary": {"metric": "acw_seconds", "saving_per_item": org.ACW_SAVING_SECONDS,
+                             "assignment": f"randomized, p={org.OFFER_PROBABILITY} in live teams"},
+            "lmn_letters": {"metric": "work_seconds", "saving_per_item": org.WORK_SAVING_SECONDS,
+                            "assignment": f"randomized, p={org.AI_DRAFT_PROBABILITY} in live teams"},
+        },
+        "service_levels": {  # reported beside the value, never in dollars
+            "lmn_letters": {"metric": "turnaround_hours", "saving_per_item": org.TURNAROUND_SAVING_HOURS,
+                            "sla_hours": float(dict((w[0], w[6]) for w in org.WORKFLOWS)["lmn_letters"])},
+        },
+        "go_live": {f"{wf}/{team}": str(ts.astype("datetime64[D]")) for (wf, team), ts in sorted(go_live.items())},
+        "small_org_unit": org.SMALL_TEAM,
+        "events": events,
+        "totals": total.as_dict(),
+        "files": {k: v.as_dict() for k, v in sorted(truth_files.items())},
+    }
+
+
+def write_truth(out: Path, truth: dict[str, Any]) -> None:
+    (out / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
