@@ -1,8 +1,9 @@
 """Estimator helpers for the attribution methods that need more than SQL aggregates.
 
-The method models (`within_actor`, `did`) are SQL over cell aggregates, so they scale with DuckDB; the only
-step SQL cannot do is the joint pre-trend test of `did`, a Wald statistic b' V⁻¹ b over a handful of pre-period
-effects. `register(con)` gives the connection that step as a scalar function:
+The method models (`warehouse/sql/22_estimate_within_actor.sql`, `23_did_group_time.sql`, `24_estimate_did.sql`)
+are SQL over per-person and cell aggregates, so they scale with DuckDB; the only step SQL cannot do is the joint
+pre-trend test of `did`, a Wald statistic b' V⁻¹ b over a handful of pre-period effects. `register(con)` gives
+the connection that step as a scalar function (the build calls it before the models):
 
     wald_pvalue(b DOUBLE[], v DOUBLE[]) -> DOUBLE
 
@@ -11,8 +12,9 @@ b' V⁺ b with rank(V) degrees of freedom (V⁺ the pseudo-inverse, so collinear
 when there is nothing to test. A connection closes before the interpreter exits (DuckDB's Python functions
 otherwise leak at shutdown).
 
-`run_models(con, paths)` runs method models (same header format as `warehouse/sql`) on a connection that holds
-a `work_items`-shaped table, for tests and the coverage benchmark, which feed the methods without an ingest.
+`run_models(con, paths)` runs models of `warehouse/sql` on a connection that holds a `work_items`-shaped table
+(and `org_subtree`, `item_costs`, `t_quantiles`), for tests and the coverage benchmark, which feed the methods
+without an ingest.
 """
 
 from __future__ import annotations
@@ -23,9 +25,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 from duckdb import func, sqltypes
-
-METHODS_SQL = Path(__file__).parent / "sql_methods"
-
 
 def wald_pvalue(b: Sequence[float] | None, v: Sequence[float] | None) -> float | None:
     """p-value of the joint test that every element of b is zero, given its covariance v (row-major k × k)."""
@@ -58,7 +57,7 @@ def register(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_models(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> None:
-    """Run method models in order on `con` (which needs `work_items`, `org_subtree` and `t_quantiles`)."""
+    """Run models in order on `con` (which needs `work_items`, `org_subtree`, `item_costs` and `t_quantiles`)."""
     from warehouse.build import _comment, read_model
 
     for path in paths:

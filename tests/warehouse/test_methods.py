@@ -1,9 +1,9 @@
 """The attribution methods `did` and `within_actor` against published numbers, maintained packages and hand sums.
 
-- `did` (warehouse/sql_methods/did_group_time.sql) reproduces Callaway & Sant'Anna's minimum-wage example (mpdta)
+- `did` (warehouse/sql/23_did_group_time.sql) reproduces Callaway & Sant'Anna's minimum-wage example (mpdta)
   to 4 decimals, equals moderndid's ATT(g,t) on generated cells, and its person-clustered interval equals the
   delta method over a clustered regression (pyfixest) on the same items.
-- `within_actor` (estimate_within_actor.sql) equals pyfixest's `feols(value ~ d | actor, CRV1 actor)`, and a
+- `within_actor` (22_estimate_within_actor.sql) equals pyfixest's `feols(value ~ d | actor, CRV1 actor)`, and a
   four-person fixture is worked out by hand.
 """
 
@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 
 from warehouse import methods
+from warehouse.build import SQL_DIR
 
-DID = methods.METHODS_SQL / "did_group_time.sql"
-WITHIN = methods.METHODS_SQL / "estimate_within_actor.sql"
+DID = SQL_DIR / "23_did_group_time.sql"
+WITHIN = SQL_DIR / "22_estimate_within_actor.sql"
 
 
 @pytest.fixture
@@ -34,10 +35,18 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def _load(con: duckdb.DuckDBPyConnection, items: pd.DataFrame, tree: dict[str, list[str]]) -> None:
-    """`items` as work_items; `tree` maps each ancestor to the units under it (every unit is its own ancestor)."""
+    """`items` as work_items; `tree` maps each ancestor to the units under it (every unit is its own ancestor).
+    Items cost $30 an hour each."""
+    items = items.assign(month=[str(m)[:7] for m in items["month_start"]], item_id=range(len(items)))
+    for col in ("stratum", "total_value"):
+        if col not in items:
+            items[col] = None
     con.register("incoming", items)
-    con.execute("create or replace table work_items as select * from incoming")
+    con.execute("create or replace table work_items as select * replace (total_value::double as total_value, "
+                "stratum::varchar as stratum) from incoming")
     con.unregister("incoming")
+    con.execute("create or replace table item_costs as select workflow, item_id, 30.0 as hourly_cost_usd "
+                "from work_items")
     pairs = [(u, u) for u in items["org_unit"].unique()] + [(a, u) for a, units in tree.items() for u in units]
     con.execute("create or replace table org_subtree (ancestor varchar, org_unit varchar)")
     con.executemany("insert into org_subtree values (?, ?)", pairs)
@@ -257,7 +266,8 @@ def test_within_actor_equals_pyfixest_feols_with_person_fixed_effects(con):
                               total_value=value + 420, assisted=assisted, live=True))
     _load(con, items, {"D1": ["T1", "T2"]})
     methods.run_models(con, [WITHIN])
-    got = con.execute("select saving_per_item, saving_se, saving_ci_low, saving_ci_high, n_people, df, n_assisted "
+    got = con.execute("select saving_per_item, saving_se, saving_ci_low, saving_ci_high, n_people_both, saving_df, "
+                      "n_assisted "
                       "from estimate_within_actor where org_unit = 'D1'").fetchall()[0]
     both = items.groupby("actor_key")["assisted"].transform(lambda a: 0 < a.sum() < len(a))
     data = items[both].assign(d=lambda x: x["assisted"].astype(int))
@@ -305,8 +315,9 @@ def test_within_actor_by_hand(con):
     assert r.saving_se == pytest.approx(8.3899, abs=1e-4)
     assert (r.saving_ci_low, r.saving_ci_high) == pytest.approx((87 - 4.302653 * 8.38988, 87 + 4.302653 * 8.38988),
                                                                  abs=1e-3)
-    assert (r.n_people, r.n_people_one_arm, r.df) == (3, 1, 2)
-    assert (r.n_assisted, r.n_compared_assisted, r.n_compared_unassisted) == (8, 6, 6)  # P4's two count for hours
+    assert (r.n_people_both, r.saving_df, r.assisted_actors) == (3, 2, 4)  # P4 has no comparison, but assisted items
+    assert (r.n_assisted, r.n_baseline) == (8, 6)  # P4's two count for hours; the baseline: P1–P3's unassisted items
+    assert r.units_covered.tolist() == ["T1"] and pd.isna(r.hourly_cost_usd)  # 4 people: no mean cost under 11
     assert r.assisted_mean == pytest.approx((100 + 110 + 150 + 300 + 320 + 310) / 6)
     assert r.baseline_mean - r.assisted_mean == pytest.approx(87.0)
     assert r.total_saving_per_item == pytest.approx(87.0)  # handle is a constant 400 here
@@ -319,7 +330,7 @@ def test_within_actor_needs_two_people_for_an_interval(con):
     rows.append(dict(rows[0], value=900.0, assisted=False, live=False))
     _load(con, pd.DataFrame(rows), {})
     methods.run_models(con, [WITHIN])
-    got = con.execute("select saving_per_item, saving_se, saving_ci_low, n_people from estimate_within_actor")
+    got = con.execute("select saving_per_item, saving_se, saving_ci_low, n_people_both from estimate_within_actor")
     assert got.fetchall() == [(100.0, None, None, 1)]  # one person: a point, no interval
 
 
