@@ -252,8 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
                         ".parquet (csv with --out likewise: <stem>.service_level.csv)")
     p.add_argument("--out", help="file to write (default: standard output; required for parquet)")
     p.add_argument("--all-methods", action="store_true",
-                   help="every attribution method's rows, not only the recommended one (until a method is marked "
-                        "recommended, every method is shown)")
+                   help="every attribution method's rows (concurrent_control, pre_go_live, within_actor, did), not "
+                        "only the recommended one per workflow, org unit and month (the default)")
     p.add_argument("--current", action="store_true",
                    help="for a closed month: the figures recomputed from the current data instead of the published "
                         "ones (the table restatements lists what changed and why)")

@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 from duckdb import func, sqltypes
 
+
 def wald_pvalue(b: Sequence[float] | None, v: Sequence[float] | None) -> float | None:
     """p-value of the joint test that every element of b is zero, given its covariance v (row-major k × k)."""
     if not b or v is None:

@@ -344,3 +344,54 @@ def test_wald_pvalue():
     assert methods.wald_pvalue([], []) is None
     assert methods.wald_pvalue([0.1], [0.0]) is None  # no variance: nothing to test
     assert methods.wald_pvalue([0.1, 0.2], [1.0]) is None  # malformed matrix
+
+
+# --------------------------------------------------------------------------------------------- planted biases
+def _generated(con: duckdb.DuckDBPyConnection, seed: int, trend: float, selection: float) -> dict:
+    """The generator's calls (300 people, 6 months to 2026-10, CC-PRV-B never live) through the method models,
+    as the coverage benchmark runs them; (method, org unit, month) → the attribution_estimates row."""
+    from bench import coverage
+
+    coverage._load(con, seed, trend, selection)
+    methods.run_models(con, coverage.MODELS)
+    r = con.execute("select * from attribution_estimates where metric = 'acw_seconds'")
+    cols = [d[0] for d in r.description]
+    rows = [dict(zip(cols, row, strict=True)) for row in r.fetchall()]
+    return {(row["method"], row["org_unit"], row["month"]): row for row in rows}
+
+
+def _covers(row: dict, saving: float = 90.0) -> bool:
+    return row["saving_ci_low"] <= saving <= row["saving_ci_high"]
+
+
+def test_a_trend_breaks_pre_go_live_and_not_did_or_within_actor(con):
+    # ACW rises 15 s a month everywhere; agents take the AI at random. The business unit in October: pre_go_live
+    # compares October with the 3 months before each team's go-live and books the drift as saving (≈ −15 s ×
+    # the months between: the saving looks 30–60 s smaller); did and within_actor compare within the same months
+    est = _generated(con, seed=21, trend=15.0, selection=0.0)
+    pre, did, within = (est[(m, "BU-CC", "2026-10")] for m in ("pre_go_live", "did", "within_actor"))
+    assert not _covers(pre) and pre["saving_per_item"] < 90 - 25
+    assert _covers(did) and _covers(within)
+    assert "disagrees_with_did" in pre["diagnostics"] and pre["methods_disagree"]
+    assert did["pretrend_p"] > 0.05 and did["recommended"]  # a trend shared by every team passes did's test
+    # random choice: concurrent_control holds too (it disagrees with pre_go_live only)
+    assert est[("concurrent_control", "BU-CC", "2026-10")]["diagnostics"] == ["disagrees_with_pre_go_live"]
+
+
+def test_self_selection_breaks_concurrent_control_and_not_within_actor_or_did(con):
+    # slow agents take the AI most (log-odds + 2 per sd of pace), no trend: concurrent_control compares slow
+    # people's assisted calls with fast people's unassisted ones, and the saving looks ≈ 35 s smaller
+    est = _generated(con, seed=22, trend=0.0, selection=2.0)
+    cc, within, did = (est[(m, "BU-CC", "2026-10")] for m in ("concurrent_control", "within_actor", "did"))
+    assert not _covers(cc) and cc["saving_per_item"] < 90 - 20
+    assert _covers(within) and _covers(did)
+    assert {"disagrees_with_within_actor", "disagrees_with_did"} <= set(cc["diagnostics"])
+    # within_actor agrees with did (both robust to who chooses) and disagrees with the biased comparisons; its
+    # arms are imbalanced by queue (slow agents' queues take the AI more), which it does not need: it compares a
+    # person with themself
+    assert "disagrees_with_concurrent_control" in within["diagnostics"]
+    assert "disagrees_with_did" not in within["diagnostics"]
+    assert did["recommended"] or within["recommended"]
+    # exactly one recommended row per org unit and month
+    keys = {(u, mo) for _, u, mo in est}
+    assert all(sum(r["recommended"] for (m, u, mo), r in est.items() if (u, mo) == k) == 1 for k in keys)

@@ -11,7 +11,7 @@ from bench import coverage
 def test_coverage_bench_runs_and_separates_naive_from_robust_methods():
     rows = coverage.run(reps=3, jobs=1, seed=7, scenarios=("both",))
     by = {(r["method"], r["level"]): r for r in rows}
-    assert len(rows) == len(coverage.METHODS) * len(coverage.TARGETS)
+    assert len(rows) == (len(coverage.METHODS) + 1) * len(coverage.TARGETS)  # + the recommended method's row
     for level in coverage.TARGETS:
         for method in coverage.METHODS:
             assert by[(method, level)]["n"] == 3, (method, level)  # every target row exists in every replication
@@ -22,6 +22,9 @@ def test_coverage_bench_runs_and_separates_naive_from_robust_methods():
         # within-person and difference-in-differences recover 90 s
         for robust in ("within_actor", "did"):
             assert abs(by[(robust, level)]["bias"]) < 12, (robust, level)
+        # what finance is shown: the recommended row, never a naive one under these biases
+        assert by[("recommended", level)]["n"] == 3 and abs(by[("recommended", level)]["bias"]) < 12
+        assert by[("concurrent_control", level)]["chosen"] == by[("pre_go_live", level)]["chosen"] == 0
     text = coverage.table(rows)
     assert text.count("\n") == len(rows) + 1 and "| both | did | department | 3 |" in text
 
