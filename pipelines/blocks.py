@@ -1,9 +1,10 @@
 """Reading input files as bounded blocks of whole lines, and splitting a block into an Arrow array.
 
-A plain `.jsonl` file is cut into byte ranges that workers read in parallel (a line belongs to the range
-it starts in); a `.jsonl.gz` file is one range, decompressed as a stream. Each range is read in blocks
-of about `block_bytes`, so memory is bounded by the block size, never by the file size. Line numbers
-are counted per range here and made absolute at commit, so no worker has to read what comes before it.
+A plain file is cut into byte ranges that workers read in parallel (a line belongs to the range it starts
+in); a gzip file (told by its magic number, `open_input`) is one range, decompressed as a stream. Each range
+is read in blocks of about `block_bytes`, so memory is bounded by the block size, never by the file size.
+A range carries the number of lines of its file before it (`line0`, counted while the launcher hashes the
+file), so a worker numbers its lines as in the file without reading what comes before its range.
 """
 
 from __future__ import annotations
@@ -23,15 +24,26 @@ from schemas.events import MAX_LINE_BYTES
 LONG_LINE_KEEP = 64 * 1024  # bytes of an over-long line kept in quarantine
 
 
-@dataclass(frozen=True)
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True, eq=False)
 class Range:
-    """Part of one input file: lines starting at byte `start` up to (not including) byte `end`."""
+    """Part of one input file: lines starting at byte `start` up to (not including) byte `end`.
+    `line0`: lines of the file before the range; `line_map`: source line of each line of a derived file."""
 
     file_idx: int
     path: str
     range_idx: int
     start: int
     end: int | None  # None: to the end of the file
+    gzip: bool = False
+    line0: int = 0
+    line_map: np.ndarray | None = None
+
+    @property
+    def stem(self) -> str:
+        return f"f{self.file_idx:05d}-r{self.range_idx:05d}"
 
 
 @dataclass(frozen=True)
@@ -47,14 +59,24 @@ class Block:
 
 
 def is_gzip(path: str | Path) -> bool:
-    return str(path).endswith(".gz")
+    """Whether the file starts with gzip's magic number (its name does not matter)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == GZIP_MAGIC
 
 
-def plan_ranges(file_idx: int, path: str, range_bytes: int) -> list[Range]:
+def open_input(path: str | Path) -> BinaryIO:
+    """The file's bytes, decompressed when it is gzip."""
+    if is_gzip(path):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")  # noqa: SIM115
+
+
+def plan_ranges(file_idx: int, path: str, range_bytes: int, gzip: bool | None = None) -> list[Range]:
     """Ranges of about `range_bytes` for a plain file; a single range for a gzip file."""
+    gz = is_gzip(path) if gzip is None else gzip
     size = os.path.getsize(path)
-    if is_gzip(path) or size <= range_bytes:
-        return [Range(file_idx, path, 0, 0, None)]
+    if gz or size <= range_bytes:
+        return [Range(file_idx, path, 0, 0, None, gzip=gz)]
     starts = list(range(0, size, range_bytes))
     return [
         Range(file_idx, path, i, s, starts[i + 1] if i + 1 < len(starts) else None)
@@ -62,15 +84,9 @@ def plan_ranges(file_idx: int, path: str, range_bytes: int) -> list[Range]:
     ]
 
 
-def _open(path: str) -> BinaryIO:
-    if is_gzip(path):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")  # noqa: SIM115
-
-
 def read_range(r: Range, block_bytes: int = 16 << 20) -> Iterator[Block]:
     """The blocks of whole lines that start in range `r`."""
-    with _open(r.path) as fh:
+    with open_input(r.path) as fh:
         pos = r.start  # stream offset of `pending`, the start of a line not yet terminated
         if r.start > 0:
             fh.seek(r.start - 1)

@@ -1,219 +1,226 @@
-"""Row rules of SPEC §2, compiled from the contract (`schemas/events.py`) into one DuckDB query.
+"""Validated blocks: a block of lines in, its good rows (typed), its quarantined lines and its counts out.
 
-The query runs over a block of lines (an Arrow table `raw(line_no, line)`) and gives, for every line,
-its quarantine reason (NULL when it passes), the typed fields of the event, and the names of the fields
-it carried that are dropped. Each line is parsed a handful of times by DuckDB's JSON reader (in C++,
-vectorized, on all cores); no Python runs per line.
-
-Rule order (the first rule a line breaks is its reason):
-`malformed_json`, `not_an_object`; schema_version (missing, wrong type, not `N.N`, other major); then
-each common field in contract order (missing, wrong type, invalid value; `tool` → `unknown_tool`,
-`event_type` → `unknown_event_type`, `occurred_at` → `timestamp_without_offset`); the workflow fields of
-workflow tools; the event type's own fields; last `occurred_in_future`.
-`invalid_utf8`, `line_too_long` and blank lines are decided before parsing (pipelines/blocks.py).
+What can be told from the bytes is decided first, vectorized over the block: over-long lines, invalid
+UTF-8 (one Arrow check over the block, halving only around the bad lines) and blank lines. A line that
+looks like one JSON object then takes the fast path (`pipelines/fastpath.py`: one parse, the rules in
+numpy), which hands back every line whose outcome it cannot prove; those, and the lines that do not look
+like an object, go through the reference: the row rules of SPEC §2 as one DuckDB query (`pipelines/rules.py`).
+Both give the same reasons, rows and dropped fields (`tests/pipelines/test_fastpath.py` holds them to it).
 """
 
 from __future__ import annotations
 
-from functools import cache
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipelines import fastpath
+from pipelines.blocks import Block, split_lines
+from pipelines.rules import allowed_sql, validation_sql
+from pipelines.sql import lit_list
 from schemas import events as contract
-from schemas.events import Field
 
-_JSON_KINDS = {
-    "string": ("VARCHAR",),
-    "timestamp": ("VARCHAR",),
-    "integer": ("BIGINT", "UBIGINT"),
-    "number": ("BIGINT", "UBIGINT", "DOUBLE"),
-    "boolean": ("BOOLEAN",),
-}
+SCAN_BATCH_ROWS = 8192
+GOOD_SCHEMA = pa.schema([("line_no", pa.int64())] + [(f.name, {
+    "string": pa.string(), "timestamp": pa.timestamp("us", tz="UTC"), "integer": pa.int64(), "number": pa.float64(),
+    "boolean": pa.bool_()}[f.kind]) for f in fastpath.FIELDS] + [("event_date", pa.date32())])
 
 
-def _lit(value: str) -> str:
-    """A SQL string literal for a value the contract owns (never user input)."""
-    return "'" + value.replace("'", "''") + "'"
+def connect(threads: int | None = None) -> Any:
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("set timezone = 'UTC'")
+    con.execute("set enable_progress_bar = false")
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    return con
 
 
-def _list(values: list[str] | tuple[str, ...]) -> str:
-    return "[" + ", ".join(_lit(v) for v in values) + "]"
+class BlockValidator:
+    """Validates blocks of lines on one DuckDB connection (one per worker)."""
+
+    def __init__(self, now: dt.datetime, threads: int | None = None, fast: bool = True):
+        self.now, self.fast = now, fast
+        self.params = {"now": now}
+        self.con = connect(threads)
+        self.sql = validation_sql()
+        self.decided: Counter[str] = Counter()  # lines decided by: fast, shape (not an object), reference
+
+    def _query(self, sql: str, table: pa.Table, params: dict | None = None) -> pa.Table:
+        # several record batches, so DuckDB scans the block on all its threads
+        self.con.register("raw", pa.Table.from_batches(table.to_batches(max_chunksize=SCAN_BATCH_ROWS), table.schema))
+        try:
+            return self.con.sql(sql, params=params).to_arrow_table()
+        finally:
+            self.con.unregister("raw")
+
+    def validate(self, block: Block) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+        """(good rows, quarantined lines, counts) of one block. Line numbers count from the range's start.
+
+        Good rows carry the raw actor id; staging replaces it by its pseudonym before anything is written."""
+        if block.long_line:
+            q = pa.table({
+                "line_no": pa.array([block.line0 + 1], pa.int64()),
+                "reason": pa.array(["line_too_long"]),
+                "raw_line": pa.array([block.data], pa.binary()),
+            })
+            return GOOD_SCHEMA.empty_table(), q, {"lines": 1, "blank": 0, "good": 0,
+                                                  "by_reason": {"line_too_long": 1}, "dropped_fields": {}}
+        lines, length, offs = split_lines(block.data)
+        n = len(lines)
+        line_no = np.arange(block.line0 + 1, block.line0 + 1 + n, dtype=np.int64)
+        too_long = length > contract.MAX_LINE_BYTES
+        utf8 = utf8_mask(lines)
+        blank = blank_mask(block.data, offs, length) & utf8 & ~too_long
+        parse = utf8 & ~too_long & ~blank
+        goods: list[pa.Table] = []
+        bads: list[pa.Table] = []
+        dropped: Counter[str] = Counter()
+        if self.fast:
+            buf = np.frombuffer(block.data, np.uint8)
+            last = buf[np.maximum(offs + length - 1, 0)] if n else np.zeros(0, np.uint8)
+            obj = parse & (length >= 2) & (buf[np.minimum(offs, max(len(buf) - 1, 0))] == 123) & (last == 125)
+            other = parse & ~obj
+            parse = np.zeros(n, bool)
+            if obj.any():
+                objects = pa.table({"line_no": line_no[obj], "len": length[obj],
+                                    "line": lines.filter(pa.array(obj)).cast(pa.string())})
+                rest = self._fast(objects, goods, bads, dropped)
+                parse[rest - block.line0 - 1] = True
+            if other.any():
+                rest = self._not_objects(pa.table({"line_no": line_no[other],
+                                                   "line": lines.filter(pa.array(other)).cast(pa.string())}), bads)
+                parse[rest - block.line0 - 1] = True
+        if parse.any():
+            self.decided["reference"] += int(parse.sum())
+            raw = pa.table({"line_no": line_no[parse], "line": lines.filter(pa.array(parse)).cast(pa.string())})
+            res = self._query(self.sql, raw, self.params)
+            ok = pc.is_null(res.column("reason"))
+            good = res.filter(ok)
+            goods.append(good.drop_columns(["reason", "dropped"]).cast(GOOD_SCHEMA))
+            bads.append(res.filter(pc.invert(ok)).select(["line_no", "reason"]))
+            dropped.update(dict(_value_counts(pc.list_flatten(good.column("dropped")))))
+        good = pa.concat_tables(goods).sort_by("line_no") if goods else GOOD_SCHEMA.empty_table()
+        bad = pa.concat_tables(bads) if bads else pa.table({"line_no": pa.array([], pa.int64()),
+                                                            "reason": pa.array([], pa.string())})
+
+        # quarantine: pre-parse reasons, then the rule the line broke; raw bytes without the line end
+        pre_idx = np.flatnonzero(too_long | ~utf8)
+        pre_reason = np.where(too_long[pre_idx], "line_too_long", "invalid_utf8")
+        bad_idx = bad.column("line_no").to_numpy() - block.line0 - 1
+        q_idx = np.concatenate([pre_idx, bad_idx]).astype(np.int64)
+        q_reason = np.concatenate([pre_reason, bad.column("reason").to_numpy(zero_copy_only=False)])
+        order = np.argsort(q_idx, kind="stable")
+        q_idx, q_reason = q_idx[order], q_reason[order]
+        raws = [block.data[offs[i]: offs[i] + min(length[i], contract.MAX_LINE_BYTES)] for i in q_idx]
+        q = pa.table({
+            "line_no": pa.array(line_no[q_idx], pa.int64()),
+            "reason": pa.array(q_reason.astype(str) if len(q_reason) else [], pa.string()),
+            "raw_line": pa.array(raws, pa.binary()),
+        })
+        counts = {
+            "lines": int(n),
+            "blank": int(blank.sum()),
+            "good": good.num_rows,
+            "by_reason": dict(Counter(q_reason.tolist())),
+            "dropped_fields": dict(dropped),
+        }
+        idx = good.column("line_no").to_numpy() - block.line0 - 1
+        good = good.append_column("src_offset", pa.array(block.offset + offs[idx], pa.int64()))
+        good = good.append_column("src_length", pa.array(length[idx], pa.int64()))
+        return good, q, counts
+
+    def _fast(self, raw: pa.Table, goods: list[pa.Table], bads: list[pa.Table], dropped: Counter[str]) -> np.ndarray:
+        """Validate object-looking lines on the fast path; returns the line numbers it hands back."""
+        lines = raw.column("line")
+
+        def json_type(suspects: dict[str, np.ndarray]) -> dict[str, pa.Array]:
+            rows = np.unique(np.concatenate(list(suspects.values())))
+            names = list(suspects)
+            res = self._query(f"select json_type(line, {lit_list(['$.' + n for n in names])}) as t from raw",
+                              pa.table({"line": lines.take(pa.array(rows))}))
+            types = pc.list_flatten(res.column("t")).to_numpy(zero_copy_only=False).reshape(len(rows), len(names))
+            return {n: pa.array(types[np.searchsorted(rows, suspects[n]), k]) for k, n in enumerate(names)}
+
+        j = fastpath.Judged(self._query(fastpath.transform_sql(), raw), self.now, json_type)
+        line_no = j.col("line_no").to_numpy()
+        passing, failing = j.passing(), j.failing()
+        self.decided["fast"] += int(passing.sum() + failing.sum())
+        goods.append(j.good(passing).cast(GOOD_SCHEMA))
+        bads.append(pa.table({"line_no": pa.array(line_no[failing], pa.int64()),
+                              "reason": pa.array(j.reason_strings(np.flatnonzero(failing)), pa.string())}))
+        dropped.update(j.dropped_contract_fields(passing & ~j.needs_keys))
+        keyed = passing & j.needs_keys
+        if keyed.any():
+            res = self._query(f"select list_filter(json_keys(line), lambda k: not list_contains({allowed_sql()}, k)) "
+                              "as dropped from raw", pa.table({"line": lines.filter(pa.array(keyed)),
+                                                               "et": pa.array(j.et[keyed], pa.int32())}))
+            dropped.update(dict(_value_counts(pc.list_flatten(res.column("dropped")))))
+        return line_no[j.slow]
+
+    def _not_objects(self, raw: pa.Table, bads: list[pa.Table]) -> np.ndarray:
+        """Lines that do not start with `{` and end with `}`: malformed or not an object (as the reference
+        tells them, `json_valid` and the first non-blank byte); returns the few it must hand on."""
+        res = self._query("select line_no, json_valid(line) as ok, starts_with(ltrim(line, e' \\t\\r\\n'), '{') as obj "
+                          "from raw", raw)
+        ok = np.asarray(res.column("ok"))
+        obj = np.asarray(res.column("obj"))
+        no = res.column("line_no").to_numpy()
+        self.decided["shape"] += int((~(ok & obj)).sum())
+        bads.append(pa.table({"line_no": pa.array(np.concatenate([no[~ok], no[ok & ~obj]]), pa.int64()),
+                              "reason": pa.array(["malformed_json"] * int((~ok).sum())
+                                                 + ["not_an_object"] * int((ok & ~obj).sum()), pa.string())}))
+        return no[ok & obj]
 
 
-def _all_fields() -> list[Field]:
-    return list(contract.COMMON_FIELDS) + list(contract.payload_fields().values())
+def utf8_mask(lines: pa.BinaryArray) -> np.ndarray:
+    """Which lines are valid UTF-8: one vectorized check, halving only around the bad lines."""
+    n = len(lines)
+    ok = np.ones(n, bool)
+    todo = [(0, n)]
+    while todo:
+        lo, hi = todo.pop()
+        try:
+            lines.slice(lo, hi - lo).cast(pa.string())
+        except pa.ArrowInvalid:
+            if hi - lo <= 64:
+                ok[lo:hi] = [_is_utf8(b) for b in lines.slice(lo, hi - lo).to_pylist()]
+            else:
+                mid = (lo + hi) // 2
+                todo += [(lo, mid), (mid, hi)]
+    return ok
 
 
-def _typed(f: Field) -> str:
-    """SQL for the field's typed value, from its JSON type `t_<f>` and text `s_<f>`."""
-    t, s = f"t_{f.name}", f"s_{f.name}"
-    kinds = ", ".join(_lit(k) for k in _JSON_KINDS[f.kind])
-    value = {
-        "string": s,
-        "timestamp": f"try_cast({s} as timestamptz)",
-        "integer": f"try_cast({s} as bigint)",
-        "number": f"try_cast({s} as double)",
-        "boolean": f"({s} = 'true')",
-    }[f.kind]
-    return f"case when {t} in ({kinds}) then {value} end"
+_WHITESPACE = np.zeros(256, bool)
+_WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
 
 
-def _field_rules(f: Field, guard: str, required: bool | None = None) -> list[tuple[str, str]]:
-    """(condition, reason) pairs for one field, in order: missing, wrong type, invalid value."""
-    n, t, v = f.name, f"t_{f.name}", f"v_{f.name}"
-    kinds = ", ".join(_lit(k) for k in _JSON_KINDS[f.kind])
-    g = f"{guard} and " if guard else ""
-    absent = f"({t} is null or {t} = 'NULL')"
-    rules: list[tuple[str, str]] = []
-    if f.required if required is None else required:
-        rules.append((f"{g}{absent}", f"missing_field:{n}"))
-    present = f"{g}not {absent}"
-    rules.append((f"{present} and {t} not in ({kinds})", f"wrong_type:{n}"))
-    bad: list[str] = []
-    if f.kind in ("integer", "number"):
-        bad.append(f"{v} is null")  # out of range for the type
-    if f.kind == "timestamp":
-        # `ts_ok_<f>` (the with-offset pattern) is computed once; the second pattern runs only on failures
-        rules.append((f"{present} and not ts_ok_{n} and not regexp_full_match(s_{n}, "
-                      f"{_lit(contract.TIMESTAMP_RE[1:-1])})", f"invalid_value:{n}"))
-        rules.append((f"{present} and not ts_ok_{n}", "timestamp_without_offset"))
-        bad.append(f"{v} is null")  # a well-formed string that is no instant, e.g. 2026-02-30
-    if f.enum:
-        bad.append(f"{v} not in ({', '.join(_lit(e) for e in f.enum)})")
-    if f.min_length is not None:
-        bad.append(f"length({v}) < {f.min_length}")
-    if f.max_length is not None:
-        bad.append(f"length({v}) > {f.max_length}")
-    if f.minimum is not None:
-        bad.append(f"{v} < {f.minimum!r}")
-    if f.maximum is not None:
-        bad.append(f"{v} > {f.maximum!r}")
-    if bad:
-        rules.append((f"{present} and ({' or '.join(bad)})", f"invalid_value:{n}"))
-    return rules
+def blank_mask(data: bytes, offs: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Empty or whitespace-only lines. Only lines whose first byte is whitespace are looked at closely."""
+    buf = np.frombuffer(data, np.uint8)
+    blank = length == 0
+    maybe = np.flatnonzero(~blank & _WHITESPACE[buf[np.minimum(offs, len(buf) - 1)]]) if len(buf) else np.zeros(0, int)
+    for i in maybe:
+        blank[i] = not data[offs[i]: offs[i] + length[i]].strip()
+    return blank
 
 
-def _type_codes() -> dict[tuple[str, str], int]:
-    """A small integer per (tool, event_type): guards compare integers, not strings."""
-    return {(t, e): i for i, (t, e) in enumerate(
-        ((t, e) for t, types in contract.EVENT_TYPES.items() for e in types), start=1)}
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
-def _type_guard(tool: str, event_type: str) -> str:
-    return f"et = {_type_codes()[(tool, event_type)]}"
-
-
-def _et_sql() -> str:
-    whens = " ".join(f"when {_lit(t + '/' + e)} then {c}" for (t, e), c in _type_codes().items())
-    return f"case s_tool || '/' || s_event_type {whens} end"
-
-
-def _rules() -> list[tuple[str, str]]:
-    rules: list[tuple[str, str]] = [
-        ("not ok", "malformed_json"),
-        ("not obj", "not_an_object"),
-    ]
-    sv = contract.COMMON_FIELDS[0]
-    assert sv.name == "schema_version"
-    rules += _field_rules(sv, "")[:2]
-    # `sv_ok`: one of the common versions; the pattern and the major are checked only for the others
-    rules.append(("not sv_ok and not regexp_full_match(s_schema_version, "
-                  + _lit(contract.SCHEMA_VERSION_RE[1:-1]) + ")", "invalid_value:schema_version"))
-    rules.append((f"not sv_ok and try_cast(split_part(s_schema_version, '.', 1) as bigint) "
-                  f"is distinct from {contract.SCHEMA_MAJOR}", "unsupported_schema_version"))
-    for f in contract.COMMON_FIELDS[1:]:
-        rules += _field_rules(f, "")
-        if f.name == "tool":
-            rules.append((f"tool_ not in ({', '.join(_lit(t) for t in contract.TOOLS)})", "unknown_tool"))
-        if f.name == "event_type":
-            rules.append(("et is null", "unknown_event_type"))
-    workflow_tools = ", ".join(_lit(t) for t in sorted(contract.WORKFLOW_TOOLS))
-    for f in contract.WORKFLOW_FIELDS:
-        rules += _field_rules(f, f"tool_ in ({workflow_tools})")
-    for tool, types in contract.EVENT_TYPES.items():
-        for et, fields in types.items():
-            for f in fields:
-                # a shared column (outcome, edit_ratio) is checked with this type's own enum and bounds
-                rules += _field_rules(f, _type_guard(tool, et))
-    rules.append((f"v_occurred_at > $now + interval {contract.FUTURE_TOLERANCE_SECONDS} second",
-                  "occurred_in_future"))
-    return rules
-
-
-def _allowed_sql() -> str:
-    """SQL for the list of field names the line's event type may carry."""
-    whens = [
-        f"when {_type_guard(tool, et)} then {_list(sorted(contract.allowed_fields(tool, et)))}"
-        for tool, types in contract.EVENT_TYPES.items()
-        for et in types
-    ]
-    return "case " + " ".join(whens) + " end"
-
-
-def _landed_value(f: Field) -> str:
-    """SQL for the landed value of a field: only when the event type allows it; defaults applied."""
-    v = f"v_{f.name}"
-    if f.default is not None:
-        v = f"coalesce({v}, {f.default!r})"
-    if f in contract.COMMON_FIELDS:
-        return v
-    codes = ", ".join(str(_type_codes()[p]) for p in contract.types_with_field(f.name))
-    return f"case when et in ({codes}) then {v} end"
-
-
-@cache
-def validation_sql() -> str:
-    """The query: `raw(line_no, line)` → line_no, reason, dropped, every landed field (raw actor_id),
-    and event_date. Parameter `$now`: the ingest time."""
-    fields = _all_fields()
-    paths = _list([f"$.{f.name}" for f in fields])
-    unpack = ",\n    ".join(f"ty[{i}] as t_{f.name}, sv[{i}] as s_{f.name}" for i, f in enumerate(fields, start=1))
-    typed = ",\n    ".join(f"{_typed(f)} as v_{f.name}" for f in fields)
-    ts_ok = ",\n    ".join(
-        f"regexp_full_match(s_{f.name}, {_lit(contract.TIMESTAMP_WITH_OFFSET_RE[1:-1])}) as ts_ok_{f.name}"
-        for f in fields if f.kind == "timestamp")
-    reason = "\n      ".join(f"when {c} then {_lit(r)}" for c, r in _rules())
-    out = ",\n  ".join(f"{_landed_value(f)} as {f.name}" for f in fields)
-    # keys present that the line's event type allows (json null counts: it is not dropped either)
-    def allowed_present(f: Field) -> str:
-        if f in contract.COMMON_FIELDS:
-            return f"(t_{f.name} is not null)::int"
-        codes = ", ".join(str(_type_codes()[p]) for p in contract.types_with_field(f.name))
-        return f"(t_{f.name} is not null and et in ({codes}))::int"
-
-    present = " + ".join(allowed_present(f) for f in fields)
-    present = f"({present})"
-    return f"""
-with parsed as (
-  select line_no, ok, obj,
-    case when obj then json_type(line, {paths}) end as ty,
-    case when obj then json_extract_string(line, {paths}) end as sv,
-    case when obj then json_keys(line) end as keys
-  from (
-    select line_no, line, json_valid(line) as ok,
-      json_valid(line) and starts_with(ltrim(line, e' \\t\\r\\n'), '{{') as obj
-    from raw
-  )
-), unpacked as (
-  select line_no, ok, obj, keys,
-    {unpack}
-  from parsed
-), typed as (
-  select *,
-    s_tool as tool_, {_et_sql()} as et,
-    s_schema_version in ({", ".join(_lit(f"{contract.SCHEMA_MAJOR}.{i}") for i in range(10))}) as sv_ok,
-    {ts_ok},
-    {typed}
-  from unpacked
-), judged as (
-  select *,
-    case
-      {reason}
-    end as reason
-  from typed
-)
-select line_no, reason,
-  case when reason is null and len(keys) > {present}
-       then list_filter(keys, lambda k: not list_contains({_allowed_sql()}, k)) end as dropped,
-  {out},
-  cast(timezone('UTC', v_occurred_at) as date) as event_date
-from judged
-"""
+def _value_counts(arr: pa.Array) -> Iterable[tuple[str, int]]:
+    if len(arr) == 0:
+        return []
+    vc = pc.value_counts(arr)
+    return zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True)

@@ -14,12 +14,14 @@ from uptake.noise import quiet_libraries
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from uptake.generate import GenerateError, generate
+    from uptake.generate import Biases, GenerateError, generate
 
     started = time.monotonic()
     try:
+        biases = Biases(trend_seconds_per_month=args.trend, self_selection=args.self_selection,
+                        never_live=args.never_live)
         truth = generate(args.out, seed=args.seed, months=args.months, people=args.people, end_month=args.end,
-                         volume=args.volume, copilot_seat_shortfall=args.copilot_seat_shortfall)
+                         volume=args.volume, copilot_seat_shortfall=args.copilot_seat_shortfall, biases=biases)
     except GenerateError as exc:
         print(f"uptake generate: {exc}", file=sys.stderr)
         return 1
@@ -51,7 +53,10 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"uptake ingest: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2))
-    return 0
+    failed = [f for f in summary["files"] if f.get("error")]
+    for f in failed:  # the others landed; a scheduler must still notice
+        print(f"uptake ingest: {f['path']}: not ingested: {f['error']}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -230,6 +235,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--copilot-seat-shortfall", type=float, default=0.0, metavar="SHARE",
                    help="licenses.csv counts this share (0 to below 1) fewer copilot seats than the people who hold "
                         "one, so active users exceed seats: the overrun finance must true up (default 0)")
+    p.add_argument("--trend", type=float, default=0.0, metavar="SECONDS",
+                   help="ACW and letter staff time rise by SECONDS with each month, in every unit, AI or not: what "
+                        "pre_go_live books as saving (default 0)")
+    p.add_argument("--self-selection", type=float, default=0.0, metavar="STRENGTH",
+                   help="people choose the AI by their own pace: the log-odds of taking it rise by STRENGTH per "
+                        "standard deviation of the person's pace, so slow people take it most: what biases "
+                        "concurrent_control (default 0: at random; 2 is strong)")
+    p.add_argument("--never-live", metavar="TEAM",
+                   help="a team that never goes live (a control for difference-in-differences), e.g. CC-PRV-B")
     p.set_defaults(run=_generate)
 
     p = sub.add_parser("ingest", help="validate, quarantine, dedupe, pseudonymize and land events as Parquet")
@@ -272,8 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                         ".parquet (csv with --out likewise: <stem>.service_level.csv)")
     p.add_argument("--out", help="file to write (default: standard output; required for parquet)")
     p.add_argument("--all-methods", action="store_true",
-                   help="every attribution method's rows, not only the recommended one (until a method is marked "
-                        "recommended, every method is shown)")
+                   help="every attribution method's rows (concurrent_control, pre_go_live, within_actor, did), not "
+                        "only the recommended one per workflow, org unit and month (the default)")
     p.add_argument("--current", action="store_true",
                    help="for a closed month: the figures recomputed from the current data instead of the published "
                         "ones (the table restatements lists what changed and why)")

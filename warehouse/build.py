@@ -33,6 +33,7 @@ import pyarrow as pa
 from pipelines.lake import Lake, LakeError, file_sha256, fsync_dir, pseudonymize
 from schemas import events as contract
 from schemas.reference import TABLES, ReferenceError, load_reference
+from warehouse import methods
 from warehouse.close import load_published
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -248,6 +249,7 @@ def _build(lk: Lake, reference: str | Path, expectations: bool, threads: int | N
     con = duckdb.connect(str(building), config={"storage_compatibility_version": STORAGE_VERSION})
     try:
         con.execute("set timezone = 'UTC'")
+        methods.register(con)  # the Python step of the did model (its pre-trend test)
         if threads:
             con.execute(f"set threads = {int(threads)}")
         clock = time.perf_counter()

@@ -5,13 +5,14 @@ A closed month (`uptake close`) is printed as published, byte for byte, whatever
 stderr says when later data restates it, and `--current` prints the recomputed figures instead.
 
 ROI columns (stable; documented in README): attribution (workflow_measured | business_unit_estimate), org_unit,
-level, month, subject (workflow or tool), method (concurrent_control | pre_go_live | minutes_per_action),
-metric, recommended (null until a rule marks one method per row; shown unless false), units_covered, n (assisted
-items, or actions), n_without_metric, hours (staff hours saved, or estimated assisted hours), hours_ci_low,
-hours_ci_high (workflow rows only), hourly_cost_usd, value_usd, cost_usd, net_value_usd, roi, suppressed.
-Service-level columns: workflow, org_unit, level, month, method, metric, sla_hours, submitted, n_assisted,
-n_baseline, assisted/baseline mean, median and p90 hours, saving_hours with its interval, backlog_open,
-backlog_over_sla, oldest_open_hours, suppressed.
+level, month, subject (workflow or tool), method (concurrent_control | pre_go_live | within_actor | did |
+minutes_per_action), metric, recommended (the one method per workflow, org unit and month the warehouse
+recommends; null on estimate rows; a row is shown unless it is false), units_covered, n (assisted items, or
+actions), n_without_metric, hours (staff hours saved, or estimated assisted hours), hours_ci_low, hours_ci_high
+(workflow rows only), hourly_cost_usd, value_usd, cost_usd, net_value_usd, roi, suppressed.
+Service-level columns: workflow, org_unit, level, month, method, recommended, metric, sla_hours, submitted,
+n_assisted, n_baseline, assisted/baseline mean, median and p90 hours, saving_hours with its interval,
+backlog_open, backlog_over_sla, oldest_open_hours, suppressed.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ order by attribution desc, subject, method, org_unit
 """
 
 SERVICE_SQL = """
-select workflow, org_unit, level, month, method, metric, sla_hours, submitted, n_assisted, n_baseline,
+select workflow, org_unit, level, month, method, {recommended} as recommended, metric, sla_hours, submitted,
+  n_assisted, n_baseline,
   assisted_mean_hours, assisted_median_hours, assisted_p90_hours, baseline_mean_hours, baseline_median_hours,
   baseline_p90_hours, saving_hours, saving_ci_low, saving_ci_high, backlog_open, backlog_over_sla,
   oldest_open_hours, suppressed
@@ -63,7 +65,10 @@ order by workflow, method, org_unit
 
 NOTE = ("attribution: workflow_measured = staff time measured per workflow against a baseline (method "
         "concurrent_control: unassisted items of live units, same month; pre_go_live: the same units' 3 months "
-        "before go-live), valued at the assisted staff's mean hourly cost, 95 % interval in hours_ci_*; "
+        "before go-live; within_actor: each person's own unassisted items of the month; did: the same units "
+        "before go-live against units not yet or never live), valued at the assisted staff's mean hourly cost, "
+        "95 % interval in hours_ci_*; one recommended method per workflow, unit and month (recommended = true; "
+        "--all-methods shows every method and the diagnostics are in workflow_attribution_monthly); "
         "business_unit_estimate = actions kept x finance's minutes per action (an assumption, not a measurement). "
         "Never add the two.")
 SERVICE_NOTE = ("service levels: letter turnaround, elapsed hours from request to submission (nights, queues, "
@@ -112,7 +117,8 @@ def current_tables(con: duckdb.DuckDBPyConnection, month: str) -> tuple[pa.Table
     recommended = "recommended" if _has_column(con, "workflow_attribution_monthly", "recommended") \
         else "null::boolean"
     roi = con.sql(ROI_SQL.format(recommended=recommended), params={"month": month}).to_arrow_table()
-    service = con.sql(SERVICE_SQL, params={"month": month}).to_arrow_table()
+    recommended = "recommended" if _has_column(con, "service_level_monthly", "recommended") else "null::boolean"
+    service = con.sql(SERVICE_SQL.format(recommended=recommended), params={"month": month}).to_arrow_table()
     return roi, service
 
 
@@ -162,13 +168,16 @@ def roi_table(lake: str | Path, month: str) -> pa.Table:
 
 
 def shown(result: RoiResult, all_methods: bool = False) -> tuple[pa.Table, pa.Table]:
-    """The rows `uptake roi` prints: the recommended method's rows only, unless `all_methods` (rows whose
-    `recommended` is null, i.e. before a rule exists, and estimate rows are always shown)."""
-    roi = result.roi
-    if not all_methods and "recommended" in roi.column_names:
-        keep = pc.invert(pc.fill_null(pc.equal(roi.column("recommended"), False), False))
-        roi = roi.filter(keep)
-    return roi, result.service_level
+    """The rows `uptake roi` prints: the recommended method's rows only (ROI and service level), unless
+    `all_methods` (rows whose `recommended` is null, i.e. estimate rows and months published before the rule
+    existed, are always shown)."""
+
+    def recommended(table: pa.Table) -> pa.Table:
+        if all_methods or "recommended" not in table.column_names:
+            return table
+        return table.filter(pc.invert(pc.fill_null(pc.equal(table.column("recommended"), False), False)))
+
+    return recommended(result.roi), recommended(result.service_level)
 
 
 def _csv(table: pa.Table) -> str:

@@ -8,10 +8,11 @@ through the same validation, quarantine, dedupe, pseudonymization and accounting
 quarantined whole, each blank record or line, each superseded copy; `lines = landed + duplicates +
 quarantined + blank` holds over items, and `records` says how many vendor records were read.
 
-Identities map to roster actors through `identities.csv` (system, external_id → actor_id), compared
-case-insensitively; an unknown identity is quarantined, never guessed. Event ids are a keyed hash (the
-lake's pseudonym key) of the vendor record's natural key, so an overlapping re-export lands nothing twice
-and no login or e-mail can be read back from an id. What maps to what (feature → app, action and
+Identities map to roster actors through `identities.csv` (system, external_id → actor_id): external ids
+compare case-insensitively, systems the way mapping keys do (case, spaces, `_`, `-` and `.` ignored, so
+`amazon-connect` is `amazon_connect`); an unknown identity is quarantined, never guessed. Event ids are a
+keyed hash (the lake's pseudonym key) of the vendor record's natural key, so an overlapping re-export lands
+nothing twice and no login or e-mail can be read back from an id. What maps to what (feature → app, action and
 capability; queue → workflow; settings) is reference data: `vendor_mapping.csv`, over the defaults in
 `schemas/vendor_mapping.csv`.
 """
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import hashlib
 import hmac
 import json
@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pipelines.blocks import open_input
 from schemas import events as contract
 
 SCHEMA_VERSION = "1.0"
@@ -40,6 +41,14 @@ DEFAULT_MAPPING = Path(__file__).resolve().parents[2] / "schemas" / "vendor_mapp
 
 class VendorError(ValueError):
     """A vendor file that cannot be read at all, or a format that cannot be told."""
+
+
+class UnreadableExport(VendorError):
+    """One export that cannot be read (a truncated gzip, no permission): it fails alone."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
 
 
 # ------------------------------------------------------------------------------------------ records
@@ -74,19 +83,13 @@ def quarantined(line: int, reason: str, raw: bytes) -> Item:
 
 
 def open_bytes(path: str | Path) -> bytes:
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-    opener = gzip.open if head == b"\x1f\x8b" else open
-    with opener(path, "rb") as fh:
+    with open_input(path) as fh:
         return fh.read()
 
 
 def head_text(path: str | Path) -> str:
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    opener = gzip.open if magic == b"\x1f\x8b" else open
     try:
-        with opener(path, "rb") as fh:
+        with open_input(path) as fh:
             head = fh.read(SNIFF_BYTES)
     except (OSError, EOFError):  # a broken gzip: nothing to tell; reading it for real reports the error
         return ""
@@ -206,14 +209,15 @@ class Mapping:
     def actor(self, system: str, external_id: Any) -> str | None:
         if external_id is None or str(external_id).strip() == "":
             return None
-        return self.identities.get((system, str(external_id).strip().casefold()))
+        return self.identities.get((norm_key(system), str(external_id).strip().casefold()))
 
     def row(self, system: str, kind: str, vendor_key: str) -> dict[str, str] | None:
         """The mapping row for a vendor key, else the system's `*` row for that kind, else None."""
-        return self.rows.get((system, kind, norm_key(vendor_key))) or self.rows.get((system, kind, "*"))
+        sys_ = norm_key(system)
+        return self.rows.get((sys_, kind, norm_key(vendor_key))) or self.rows.get((sys_, kind, "*"))
 
     def setting(self, system: str, name: str, default: str) -> str:
-        r = self.rows.get((system, "setting", norm_key(name)))
+        r = self.rows.get((norm_key(system), "setting", norm_key(name)))
         return r["value"] if r and r.get("value") else default
 
     def event_id(self, system: str, *parts: object) -> str:
@@ -234,7 +238,7 @@ def load_mapping(reference: str | Path | None, key: bytes) -> Mapping:
         if errors:
             raise ReferenceError("\n".join(errors))
         for r in table.to_pylist():
-            m.rows[(r["system"], r["kind"], norm_key(r["vendor_key"]))] = {
+            m.rows[(norm_key(r["system"]), r["kind"], norm_key(r["vendor_key"]))] = {
                 k: ("" if v is None else str(v)) for k, v in r.items()}
     if reference and (Path(reference) / "identities.csv").exists():
         path = Path(reference) / "identities.csv"
@@ -242,7 +246,7 @@ def load_mapping(reference: str | Path | None, key: bytes) -> Mapping:
         if errors:
             raise ReferenceError("\n".join(errors))
         for r in table.to_pylist():
-            m.identities[(r["system"], r["external_id"].strip().casefold())] = r["actor_id"]
+            m.identities[(norm_key(r["system"]), r["external_id"].strip().casefold())] = r["actor_id"]
     return m
 
 
@@ -335,7 +339,7 @@ def _records(a: Adapter, path: str) -> Iterator[Record]:
     try:
         yield from a.records(path)
     except (OSError, EOFError) as exc:  # unreadable as a whole (a truncated gzip): nothing is half-landed
-        raise VendorError(f"{path}: {exc}") from exc
+        raise UnreadableExport(path, str(exc)) from exc
 
 @dataclass
 class Translated:

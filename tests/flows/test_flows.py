@@ -55,6 +55,38 @@ def test_pipeline_and_monthly_close_export_and_rerun_idempotently(prefect_server
 
 
 @pytest.mark.slow
+def test_ingest_flow_is_one_run_and_publishes_each_files_counts(prefect_server, small_org: Path, truth: dict,
+                                                                 tmp_path: Path):
+    """All the files of a flow run go through one pipeline run; the per-file accounting is the artifact."""
+    import asyncio
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.pipeline import ingest_flow
+    from pipelines.lake import Lake
+
+    lake = tmp_path / "lake"
+    ingest_flow([str(small_org / "landing")], lake=str(lake), reference=str(small_org / "reference"))
+    (run,) = Lake(lake).committed_runs()  # one run, not one per file
+    assert len(run["files"]) == len(truth["files"])
+
+    async def latest() -> list[dict]:
+        async with get_client() as client:
+            found = await client.read_artifacts(artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["ingest-accounting"])), limit=1, sort="CREATED_DESC")
+        data = found[0].data
+        return json.loads(data) if isinstance(data, str) else data
+
+    rows = {Path(r["path"]).name: r for r in asyncio.run(latest())}
+    assert len(rows) == len(truth["files"])
+    for name, t in truth["files"].items():
+        assert {k: rows[Path(name).name][k] for k in ("lines", "landed", "duplicates", "quarantined", "blank")} == \
+            {k: t[k] for k in ("lines", "landed", "duplicates", "quarantined", "blank")}
+
+
+@pytest.mark.slow
 def test_flows_take_the_lake_from_the_environment_like_the_cli(prefect_server, small_org: Path, tmp_path: Path,
                                                               monkeypatch):
     """No `lake` parameter: the flow lands in $UPTAKE_LAKE (it used to default to ./lake, ignoring it)."""

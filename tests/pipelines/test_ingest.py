@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import gzip
 import json
 import os
@@ -74,9 +76,32 @@ def test_no_raw_actor_id_or_free_text_lands(ingested, small_org):
     assert leaked == [(0,)]
 
 
-def test_org_unit_is_filled_from_the_roster(ingested):
-    lake, _ = ingested
-    assert q(f"select count(*) from {events(lake)} where org_unit is null") == [(0,)]
+def test_org_unit_lands_as_sent_and_the_warehouse_resolves_it(tmp_path: Path, small_org: Path):
+    """The org unit lands as the event sent it; the warehouse takes the roster's unit at occurred_at for the
+    others, so `org_unit_source` tells which, and a corrected roster reaches events landed before."""
+    from warehouse.build import build
+
+    ref = tmp_path / "reference"
+    shutil.copytree(small_org / "reference", ref)
+    roster = (ref / "roster.csv").read_text().splitlines()
+    row = next(r for r in roster[1:] if r.split(",")[1] == "CC-MEM" and not r.split(",")[6])  # open period
+    actor = row.split(",")[0]
+    sent = _event(1, actor_id=actor, org_unit="CC-PRV")
+    absent = {k: v for k, v in _event(2, actor_id=actor).items() if k != "org_unit"}
+    lake = tmp_path / "lake"
+    ingest([_write(tmp_path / "a.jsonl", [sent, absent])], lake=lake, reference=ref, progress=False)
+    assert q(f"select event_id, org_unit from {events(lake)} order by 1") == [("x-1", "CC-PRV"), ("x-2", None)]
+
+    def resolved() -> list[tuple]:
+        with duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True) as con:
+            return con.execute("select event_id, org_unit, org_unit_source from events order by 1").fetchall()
+
+    build(lake, ref, expectations=False)
+    assert resolved() == [("x-1", "CC-PRV", "event"), ("x-2", "CC-MEM", "roster")]
+    # the roster is corrected: the actor was in CC-MEM-N all along
+    (ref / "roster.csv").write_text("\n".join(roster).replace(row, row.replace(",CC-MEM,", ",CC-MEM-N,", 1)) + "\n")
+    build(lake, ref, expectations=False)
+    assert resolved() == [("x-1", "CC-PRV", "event"), ("x-2", "CC-MEM-N", "roster")]
 
 
 def test_quarantine_is_restricted_and_replayable(ingested, small_org, truth):
@@ -230,3 +255,148 @@ def test_dask_runner_equals_direct_runner(ingested, small_org, tmp_path: Path):
     assert dask["total"] == direct["total"]
     assert [{k: v for k, v in f.items()} for f in dask["files"]] == direct["files"]
     assert _landed_set(tmp_path / "lake") == _landed_set(clean_lake)
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "uptake.cli", "ingest", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, **(env or {})})
+
+
+def test_an_unreadable_file_fails_alone(tmp_path: Path):
+    """A truncated gzip (cut after 64 KiB, so it breaks while the pipeline reads it) and a corrupt one (no
+    readable first bytes) among good files: the good file lands, each bad one is named with its reason in the
+    summary and on stderr, nothing of it lands or enters the ledger, and the exit code is non-zero."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    _write(landing / "a-good.jsonl", [_event(1), _event(2)])
+    body = "".join(json.dumps(_event(i, prompt_text=f"{i:08d}" * 8)) + "\n" for i in range(10, 1500)).encode()
+    whole = gzip.compress(body)
+    (landing / "b-truncated.jsonl.gz").write_bytes(whole[: len(whole) - 40])  # a download cut short
+    (landing / "c-corrupt.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    lake = tmp_path / "lake"
+    done = _cli(str(landing), "--lake", str(lake))
+    assert done.returncode == 1, done.stderr
+    summary = json.loads(done.stdout)
+    by = {Path(f["path"]).name: f for f in summary["files"]}
+    assert by["a-good.jsonl"]["landed"] == 2 and "error" not in by["a-good.jsonl"]
+    assert by["b-truncated.jsonl.gz"]["error"].startswith("Compressed file ended")
+    assert by["b-truncated.jsonl.gz"]["lines"] == 0 and by["c-corrupt.jsonl.gz"]["error"]
+    assert summary["total"]["landed"] == 2  # nothing of the truncated file, though 1,000 of its lines were readable
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 2 and all("not ingested" in e for e in errors)
+    assert "b-truncated.jsonl.gz: not ingested: Compressed file ended" in errors[0]
+    assert q(f"select distinct source_file from {events(lake)}") == [(str(landing / "a-good.jsonl"),)]
+    quarantined = q(f"select distinct source_file from '{lake}/quarantine/*.parquet'")
+    assert quarantined in ([], [(str(landing / "a-good.jsonl"),)])
+    (ledger,) = Lake(lake).committed_runs()
+    assert [Path(f["path"]).name for f in ledger["files"]] == ["a-good.jsonl"]  # a re-run tries the others again
+    assert {Path(f["path"]).name for f in ledger["failed"]} == {"b-truncated.jsonl.gz", "c-corrupt.jsonl.gz"}
+    (landing / "b-truncated.jsonl.gz").write_bytes(whole)  # the download completed
+    again = _cli(str(landing), "--lake", str(lake))
+    assert again.returncode == 1 and "c-corrupt.jsonl.gz" in again.stderr and "b-truncated" not in again.stderr
+    assert json.loads(again.stdout)["total"]["landed"] == 1490
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_a_file_without_read_permission_fails_alone(tmp_path: Path):
+    _write(tmp_path / "a.jsonl", [_event(1)])
+    bad = _write(tmp_path / "b.jsonl", [_event(2)])
+    bad.chmod(0)
+    s = ingest([tmp_path], lake=tmp_path / "lake", progress=False)
+    assert [f.get("error") for f in s["files"]] == [None, "Permission denied"] and s["total"]["landed"] == 1
+
+
+def test_a_disk_that_fills_up_is_one_line_and_leaves_the_lake_consistent(tmp_path: Path, monkeypatch):
+    """The device fills while workers write, then again just after the commit point: one clear line each time,
+    nothing half-visible, and the next run ends as if each run had happened once."""
+    from pipelines import lake as lake_mod
+    from pipelines import stage
+
+    lake = tmp_path / "lake"
+    f = _write(tmp_path / "a.jsonl", [_event(i) for i in range(50)])
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(stage, "write_parquet", full)
+        with pytest.raises(IngestError) as exc:
+            ingest([f], lake=lake, progress=False)
+    assert str(exc.value) == f"no space left on device under {lake}: nothing of run 1 was committed; free some " \
+                             "space and run it again"
+    assert Lake(lake).committed_runs() == [] and not list(lake.glob("events/**/*.parquet"))
+    assert not list((lake / ".staging").iterdir())  # space given back at once
+
+    apply = lake_mod.Lake.apply
+    with monkeypatch.context() as m:
+        m.setattr(lake_mod.Lake, "apply", full)  # the manifest is written, moving files fails
+        with pytest.raises(IngestError, match="run 1 is committed and completes at the next ingest"):
+            ingest([f], lake=lake, progress=False)
+    assert lake_mod.Lake.apply is apply
+    again = ingest([f], lake=lake, progress=False)  # rolls run 1 forward: the file is already ingested
+    assert again["run"] is None and again["total"]["already_ingested"] == 1
+    assert _ledger_totals(lake)["landed"] == 50 and q(f"select count(*) from {events(lake)}") == [(50,)]
+
+
+def test_a_real_full_disk(tmp_path: Path, small_org: Path):
+    """The same on a real 1 MiB file system (tmpfs): DuckDB or Arrow hits ENOSPC themselves."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        src = sorted((small_org / "landing").glob("*genesys*.jsonl"))[0]
+        done = _cli(str(src), "--lake", str(mnt / "lake"))
+        assert done.returncode == 1
+        assert done.stderr.strip().count("\n") == 0, done.stderr  # one line, no traceback
+        assert "no space left on device" in done.stderr and "nothing of run 1 was committed" in done.stderr
+        assert Lake(mnt / "lake").committed_runs() == []
+        subprocess.run(["mount", "-o", "remount,size=256m", str(mnt)], check=True)
+        assert _cli(str(src), "--lake", str(mnt / "lake")).returncode == 0
+        assert _ledger_totals(mnt / "lake")["lines"] == sum(1 for _ in src.open("rb"))
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_nothing_listens_beyond_loopback_while_ingesting(small_org: Path, tmp_path: Path):
+    """A real `uptake ingest`, its listening sockets polled while it runs (Beam's Prism fallback served gRPC on
+    every interface): none may listen on anything but loopback."""
+    import psutil
+
+    proc = subprocess.Popen([sys.executable, "-m", "uptake.cli", "ingest", str(small_org / "landing"), "--lake",
+                             str(tmp_path / "lake")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen, polls = set(), 0
+    try:
+        while proc.poll() is None:
+            with contextlib.suppress(psutil.Error):
+                p = psutil.Process(proc.pid)
+                for c in [p, *p.children(recursive=True)]:
+                    seen |= {(s.laddr.ip, s.laddr.port) for s in c.net_connections("inet")
+                             if s.status == psutil.CONN_LISTEN}
+                polls += 1
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert polls > 20  # it was watched while it ran
+    assert {ip for ip, _ in seen} <= {"127.0.0.1", "::1"}, seen
+
+
+def test_dropped_field_names_that_are_not_identifiers_are_not_copied(tmp_path: Path):
+    """A key that is itself free text (PHI) is counted as <unnamed>: it reaches neither the ledger nor the output."""
+    phi = "Patient Jane Doe DOB 1961-02-03 MRN 4711"
+    f = _write(tmp_path / "a.jsonl", [{**_event(1), phi: "x", "prompt_text": "y"}, {**_event(2), "x" * 65: 1}])
+    s = ingest([f], lake=tmp_path / "lake", progress=False)
+    # a name with spaces and one of 65 characters are counted under one label; an identifier keeps its name
+    assert s["total"]["dropped_fields"] == {"<unnamed>": 2, "prompt_text": 1}
+    stored = "".join(p.read_text() for p in (tmp_path / "lake").rglob("*.json"))
+    assert "Jane" not in stored and "Jane" not in json.dumps(s)
+
+
+def test_a_folder_without_input_files_of_its_own_is_an_error(tmp_path: Path):
+    (tmp_path / "2026" / "10").mkdir(parents=True)
+    _write(tmp_path / "2026" / "10" / "a.jsonl", [_event(1)])
+    with pytest.raises(IngestError, match="no input files .* subfolders are not read"):
+        ingest([tmp_path], lake=tmp_path / "lake", progress=False)
+    done = _cli(str(tmp_path), "--lake", str(tmp_path / "lake"))
+    assert done.returncode == 1 and "no input files" in done.stderr

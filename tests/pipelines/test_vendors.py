@@ -114,7 +114,7 @@ def test_events_carry_what_the_vendor_said(landed, vendor_reference):
     got = sorted((e["action"], e["outcome"], e["count"]) for e in gh)
     assert got == sorted([("complete", "accepted", 4), ("complete", "discarded", 6), ("agent", "accepted", 1),
                           ("agent", "discarded", 2), ("prompt", None, 2), ("complete", "accepted", 5)])
-    assert all(e["app"] == "github_copilot" and e["org_unit"].startswith("CS-") for e in gh)
+    assert all(e["app"] == "github_copilot" and e["org_unit"] is None for e in gh)  # as sent: none (warehouse: roster)
     calls = {e["work_item_id"]: e for e in _events(lake, "event_type = 'call_completed'")}
     assert set(calls) == {"c-0001", "c-0005"}
     assert calls["c-0001"]["acw_seconds"] == 120  # the newest copy, not the first with its ACW still open
@@ -179,3 +179,17 @@ def test_formats_are_told_apart_or_named(tmp_path: Path, small_org: Path):
     # no identities.csv: nobody is guessed; every user with messages is quarantined as unknown
     assert forced["total"]["by_reason"]["vendor_mapping:unknown_identity"] == 2
     assert forced["total"]["landed"] == 0
+
+
+def test_identities_name_their_system_the_way_mapping_keys_do(vendor_reference, tmp_path: Path):
+    """`Amazon-Connect` in identities.csv is the `amazon_connect` system (case, `-` and `_` ignored, as in
+    vendor_mapping.csv): its agents are found, not quarantined as unknown identities."""
+    ref, _ = vendor_reference
+    mine = tmp_path / "ref"
+    shutil.copytree(ref, mine)
+    ids = (mine / "identities.csv").read_text()
+    (mine / "identities.csv").write_text(ids.replace(",amazon_connect,", ",Amazon-Connect,"))
+    s = ingest([FIXTURES / "amazon_connect_ctr.jsonl"], lake=tmp_path / "lake", reference=mine, progress=False)
+    f = s["files"][0]
+    # the same as with the system spelled exactly: c-0001 (newest copy) and c-0005 land, one agent is unknown
+    assert (f["landed"], f["by_reason"].get("vendor_mapping:unknown_identity")) == (2, 1)

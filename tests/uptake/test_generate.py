@@ -40,6 +40,7 @@ def test_layout(small_org: Path, truth: dict):
     landing = sorted(p.name for p in (small_org / "landing").iterdir())
     assert any(n.endswith(".jsonl.gz") for n in landing) and any(n.endswith(".jsonl") for n in landing)
     assert truth["effects"]["call_summary"] == {"metric": "acw_seconds", "saving_per_item": 90.0,
+                                                "total_saving_per_item": 90.0,  # handle time unchanged
                                                 "assignment": "randomized, p=0.5 in live teams"}
     assert truth["effects"]["lmn_letters"]["metric"] == "work_seconds"  # staff time is what is valued
     assert truth["effects"]["lmn_letters"]["saving_per_item"] > 0

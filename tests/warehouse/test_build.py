@@ -52,14 +52,20 @@ def test_every_table_and_column_is_commented_and_payroll_stays_out(built):
 @pytest.mark.parametrize("workflow", ["call_summary", "lmn_letters"])
 def test_planted_staff_time_savings_lie_in_the_intervals(built, truth, workflow):
     effect = truth["effects"][workflow]
-    rows = q(built, """select org_unit, level, month, method, metric, saving_ci_low, saving_ci_high
+    rows = q(built, """select org_unit, level, month, method, metric, recommended, saving_ci_low, saving_ci_high
                        from workflow_attribution_monthly
                        where workflow = ? and not suppressed and level in ('department', 'business_unit')""",
              [workflow])
-    assert {r[3] for r in rows} == {"concurrent_control", "pre_go_live"}
+    assert {r[3] for r in rows} == {"concurrent_control", "pre_go_live", "within_actor", "did"}
     assert {r[4] for r in rows} == {effect["metric"]}  # letters: work_seconds, staff time, never turnaround
+    # 95 % intervals of every method: nearly all cover the planted effect (rows of one unit and month share their
+    # data, so a miss often comes twice: a business unit with one live department repeats its department)
     inside = [lo <= effect["saving_per_item"] <= hi for *_, lo, hi in rows]
-    assert sum(inside) >= 0.9 * len(inside), rows  # 95 % intervals: nearly all cover the planted effect
+    assert sum(inside) >= 0.8 * len(inside), rows
+    # the recommended row of each unit and month: one, and it covers the planted effect
+    recommended = [r for r in rows if r[5]]
+    assert len(recommended) == len({(r[0], r[2]) for r in rows})
+    assert all(lo <= effect["saving_per_item"] <= hi for *_, lo, hi in recommended), recommended
     last = truth["months"][-1]
     bu = [r for r in rows if r[1] == "business_unit" and r[3] == "concurrent_control" and r[2] == last]
     assert bu and all(lo <= effect["saving_per_item"] <= hi for *_, lo, hi in bu), bu
@@ -184,7 +190,7 @@ def test_roi_command_formats_and_errors(built, truth, tmp_path, capsys):
     assert "True" not in roi_csv and "False" not in roi_csv
     note, service = rest.split("\n\n# ", 1)
     assert note == NOTE and "workflow_measured =" in note and "business_unit_estimate =" in note
-    assert service.splitlines()[1].startswith("workflow,org_unit,level,month,method,metric,sla_hours,")
+    assert service.splitlines()[1].startswith("workflow,org_unit,level,month,method,recommended,metric,sla_hours,")
     assert "usd" not in service.splitlines()[1]  # turnaround never sits in a dollar column
     js = json.loads(_roi_here(capsys, built.parent, "--month", month, "--format", "json"))
     assert {r["attribution"] for r in js["roi"]} == {"workflow_measured", "business_unit_estimate"}

@@ -429,16 +429,25 @@ def test_leader_scorecard_by_hand(wh):
     # 9 people, suppressed and left out): 55/70 active, 10/70 sustained (nobody drafts with the AI 3 weeks in 4)
     assert row["active_rate"] == pytest.approx(55 / 70) and row["sustained_rate"] == pytest.approx(10 / 70)
     assert row["cells_left_out"] == ["adoption:call_summarization"]
-    # staff hours, concurrent_control at BU1: calls pooled (22 assisted, Σ 4520 s; 27 baseline, mean 300):
-    # (300 × 22 − 4520) / 3600 = 0.577778 h; letters pooled (24 assisted, Σ 49200 s; 23 baseline, Σ 72300 s):
-    # (72300/23 × 24 − 49200) / 3600 = 7.289855 h
-    assert row["hours_saved"] == pytest.approx(0.577778 + 7.289855, abs=1e-5)
+    # staff hours of the recommended method: within_actor at BU1 for both workflows (no never- or not-yet-live
+    # unit is left for did in April; 21 people have both kinds of items). Per person, Sdd = n₁n₀/n and
+    # Sdy = Sdd × (assisted mean − unassisted mean); β = Σ Sdy / Σ Sdd.
+    # calls: A01 210 vs 300 (2 and 2: Sdd 1, Sdy −90); A02–A04 200 vs 300 (1 and 2: 2/3, −66.67 each);
+    # A05 200 vs 260 (½, −30); A06 200 vs 300 (½, −50); A07–A10 220 vs 300 (½, −40 each); A11 220 vs 340 (½, −60);
+    # B01–B10 200 vs 300 (½, −50 each): Σ Sdd = 6.5 + 5 = 11.5, Σ Sdy = −590 − 500 → saving 1090 / 11.5 = 94.7826 s
+    # × 22 assisted calls / 3600 = 0.579227 h (concurrent_control would say (300 × 22 − 4520) / 3600 = 0.577778 h)
+    # letters: T2 B01–B04 1800 vs 3000, B05–B06 1800 vs 3300, B07 2400 vs 3300, B08–B11 2400 vs 3600 (½ each:
+    # Sdy −600 ×4, −750 ×2, −450, −600 ×4 = −6750); T3 all 2000 vs 3000, C01–C04 Sdd 2/3, C05–C10 ½: Σ 17/3, Sdy
+    # −17000/3 → saving (6750 + 17000/3) / (5.5 + 17/3) = 74500/67 = 1111.9403 s × 24 / 3600 = 7.412935 h
+    assert row["hours_saved"] == pytest.approx(0.579227 + 7.412935, abs=1e-5)
     # value: calls at the 22 items' mean cost 860/22 = $39.09; letters at 1260/24 = $52.50
-    assert row["value_usd"] == pytest.approx(0.5777778 * 860 / 22 + 7.2898551 * 52.5, abs=1e-4)
+    assert row["value_usd"] == pytest.approx(1090 / 11.5 * 22 / 3600 * 860 / 22 + 74500 / 67 * 24 / 3600 * 52.5)
     assert row["attainment"] == pytest.approx(row["hours_saved"] / 10)  # staff time only, target 10 h
     assert row["assisted_hours"] == pytest.approx(52 * 10 / 60)  # the estimate, its own column
-    # turnaround, pooled: assisted Σ 468 + 360 over 25 = 33.12 h; baseline Σ 864 + 720 over 24 = 66 h
-    assert row["turnaround_saving_hours"] == pytest.approx(32.88)
+    # turnaround, within_actor too: T2 B01 30 vs 60 (2 and 1: Sdd 2/3, Sdy −20), B02–B05 24 vs 60 (½, −18 each),
+    # B06 24 vs 72 (½, −24), B07 48 vs 72 (½, −12), B08–B12 48 vs 84 (½, −18 each): Σ Sdd 37/6, Σ Sdy −218;
+    # T3 30 vs 60: Sdd 17/3, Sdy −170 → (218 + 170) / (37/6 + 34/6) = 2328/71 = 32.7887 h (pooled means: 32.88)
+    assert row["turnaround_saving_hours"] == pytest.approx(2328 / 71)
     assert (row["backlog_over_sla"], row["governance_exceptions"]) == (6, 0)  # T3's 10 open cases are 15 h old
     assert row["suppressed_figures"] == [] and row["suppressed"] is False
     bu3 = one(wh, """select active_rate, assisted_hours, suppressed_figures, suppressed

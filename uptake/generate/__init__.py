@@ -8,10 +8,15 @@ Writes, under OUT:
   invalid UTF-8, PHI-like free text, non-UTC offsets, CRLF line ends, gzip);
 - `truth.json`: the planted effects and the exact per-file and total counts an ingest must reproduce.
 
-The parts, one module each: `people` (who works where, at what cost, who moves), `events` (the good events
-and their planted effects), `faults` (each kind of bad line) and `landing` (the files, faults planted and
-counted), `truth` (truth.json), `reference` (the CSVs), `window` (months and working days).
-Deterministic: the same seed, size and end month give byte-identical files.
+The parts, one module each: `people` (who works where, at what cost, who moves), `events` (the good events,
+their planted effects and the planted biases), `faults` (each kind of bad line) and `landing` (the files, faults
+planted and counted), `truth` (truth.json), `reference` (the CSVs), `window` (months and working days), `items`
+(the same calls and letters as work items, column-wise, without events: for the methods' benchmark and tests).
+Deterministic: the same seed, size, end month and biases give byte-identical files.
+
+Biases (off by default): `trend_seconds_per_month` (ACW and letter staff time drift up in every unit),
+`self_selection` (slow people take the AI most), `never_live` (a team that never goes live); see
+`events.Biases`.
 """
 
 from __future__ import annotations
@@ -25,44 +30,65 @@ import pyarrow as pa
 
 from uptake import org
 from uptake.generate import events
+from uptake.generate.events import Biases
 from uptake.generate.landing import write_landing
-from uptake.generate.people import build_people
+from uptake.generate.people import People, build_people
 from uptake.generate.reference import write_reference
 from uptake.generate.truth import truth_document, write_truth
 from uptake.generate.window import DEFAULT_END_MONTH, GenerateError, next_month, window_months, workdays
 from uptake.progress import Progress
 
-__all__ = ["DEFAULT_END_MONTH", "GenerateError", "generate"]
+__all__ = ["DEFAULT_END_MONTH", "Biases", "GenerateError", "generate"]
 
 
-def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
-             end_month: str = DEFAULT_END_MONTH, volume: float = 1.0, progress: bool | None = None,
-             copilot_seat_shortfall: float = 0.0) -> dict[str, Any]:
-    """Write a synthetic organization under `out`; returns the truth (also written to truth.json).
-
-    `copilot_seat_shortfall` (0 to 1): licenses.csv counts that share fewer copilot seats than the people who
-    hold one, so active users exceed seats (the overrun finance must true up)."""
+def check(people: int, months: int, end_month: str, biases: Biases) -> tuple[list[dt.date], dt.date, dt.date]:
+    """The window's month starts, start and end, once the size and biases are checked."""
     if people < 300:
         raise GenerateError(f"--people {people}: at least 300, so that every team but one has 11 people or more")
     if not 1 <= months <= 36:
         raise GenerateError(f"--months {months}: between 1 and 36")
-    if not 0 <= copilot_seat_shortfall < 1:
-        raise GenerateError(f"--copilot-seat-shortfall {copilot_seat_shortfall:g}: a share, 0 to below 1")
+    teams = sorted({team for _, team in org.GO_LIVE})
+    if biases.never_live is not None and biases.never_live not in teams:
+        raise GenerateError(f"--never-live {biases.never_live}: not a team that goes live; one of {', '.join(teams)}")
+    if not -600 <= biases.trend_seconds_per_month <= 600:
+        raise GenerateError(f"--trend {biases.trend_seconds_per_month:g}: seconds per month, -600 to 600")
+    if not -10 <= biases.self_selection <= 10:
+        raise GenerateError(f"--self-selection {biases.self_selection:g}: log-odds per sd of pace, -10 to 10")
     month_starts = window_months(end_month, months)
     start, end = month_starts[0], next_month(month_starts[-1])
     if end > dt.date.today():
         raise GenerateError(f"--end {end_month}: the month has not ended yet; events must be in the past")
+    return month_starts, start, end
+
+
+def draw_work(rng: np.random.Generator, people: int, month_starts: list[dt.date], start: dt.date, end: dt.date,
+              volume: float, biases: Biases) -> tuple[People, dict, dict[str, Any], dict[str, Any]]:
+    """The people, go-lives, calls and letters: the first draws of `rng`, the same for files and items."""
+    p = build_people(rng, people, start, end)
+    go_live = events.go_live_times(month_starts, biases.never_live)
+    days = workdays(start, end)
+    calls = events.calls(rng, p, days, go_live, volume, biases)
+    letters = events.letters(rng, p, days, go_live, np.datetime64(end, "us"), volume, biases)
+    return p, go_live, calls, letters
+
+
+def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
+             end_month: str = DEFAULT_END_MONTH, volume: float = 1.0, progress: bool | None = None,
+             copilot_seat_shortfall: float = 0.0, biases: Biases = Biases()) -> dict[str, Any]:
+    """Write a synthetic organization under `out`; returns the truth (also written to truth.json).
+
+    `copilot_seat_shortfall` (0 to 1): licenses.csv counts that share fewer copilot seats than the people who
+    hold one, so active users exceed seats (the overrun finance must true up). `biases`: see `events.Biases`."""
+    if not 0 <= copilot_seat_shortfall < 1:
+        raise GenerateError(f"--copilot-seat-shortfall {copilot_seat_shortfall:g}: a share, 0 to below 1")
+    month_starts, start, end = check(people, months, end_month, biases)
     out = Path(out)
     (out / "landing").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     bar = Progress("generate", total=months + 2, enabled=progress)
 
-    p = build_people(rng, people, start, end)
-    go_live = events.go_live_times(month_starts)
-    days = workdays(start, end)
+    p, go_live, calls, letters = draw_work(rng, people, month_starts, start, end, volume, biases)
     end_ts = np.datetime64(end, "us")
-    calls = events.calls(rng, p, days, go_live, volume)
-    letters = events.letters(rng, p, days, go_live, end_ts, volume)
     cop = events.copilot(rng, p, start, end, months, volume)
     ev = events.events_table(rng, p, calls, letters, cop, len(org.UNITS))
     seats = write_reference(out, p, month_starts, end, go_live, copilot_seat_shortfall)
@@ -84,7 +110,7 @@ def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
 
     truth_files = write_landing(out, ev, month_starts, rng, bar)
 
-    truth = truth_document(seed, people, month_starts, end, go_live, n, truth_files)
+    truth = truth_document(seed, people, month_starts, end, go_live, n, truth_files, biases)
     submitted = letters["submitted"] < end_ts
     truth["letters"] = {
         "submitted": int(submitted.sum()),

@@ -3,11 +3,16 @@
 Events are drawn column-wise with numpy (the planted effects live here: ACW saved on offered calls, staff
 time and turnaround saved on AI-drafted letters) and formatted to JSON by DuckDB, so generation runs at
 hundreds of thousands of events per second.
+
+`Biases` plants what breaks the naive attribution methods (all off by default, and then the draws are exactly
+those of an organization without them): a secular trend in the staff-time metrics, self-selection of the AI by
+a person's own pace, and a team that never goes live.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -23,10 +28,45 @@ SOURCES = ("genesys-cloud", "github-copilot", "lmn-assist", "m365-copilot")
 SITE_OFFSET_MINUTES = {"Phoenix AZ": -420, "Tampa FL": -300, "Columbus OH": -300, "remote": 0}
 
 
-def go_live_times(month_starts: list[dt.date]) -> dict[tuple[str, str], Any]:
+@dataclass(frozen=True)
+class Biases:
+    """What real data does to the naive methods, planted on purpose (truth.json records it).
+
+    - `trend_seconds_per_month`: ACW and letter staff time (acw_seconds, work_seconds) rise by this many
+      seconds with each calendar month of the window, in every unit, AI or not (pre_go_live books it as saving);
+    - `self_selection`: a person's own pace drives how often they take the AI: the log-odds of an AI summary or
+      draft rise by this much per standard deviation of the person's pace (slow people, long ACW, take it most;
+      0: at random, as `org.OFFER_PROBABILITY` and `org.AI_DRAFT_PROBABILITY`); it biases every comparison
+      across people (concurrent_control, pre_go_live);
+    - `never_live`: a team (with a go-live in `org.GO_LIVE`) that never goes live: a control for every month.
+    """
+
+    trend_seconds_per_month: float = 0.0
+    self_selection: float = 0.0
+    never_live: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"trend_seconds_per_month": self.trend_seconds_per_month, "self_selection": self.self_selection,
+                "never_live": self.never_live}
+
+
+def take_probability(base: float, pace: np.ndarray, pace_sd: float, strength: float) -> np.ndarray:
+    """P(the person takes the AI on an item): `base` for everyone without self-selection, else
+    1 / (1 + exp(−(logit(base) + strength × pace / pace_sd)))."""
+    if strength == 0:
+        return np.full(pace.shape, base)
+    return 1 / (1 + np.exp(-(np.log(base / (1 - base)) + strength * pace / pace_sd)))
+
+
+def month_index(ts: np.ndarray, first: np.datetime64) -> np.ndarray:
+    """Calendar months from the window's first month to each timestamp (0 in the first month)."""
+    return (ts.astype("datetime64[M]") - first.astype("datetime64[M]")).astype(np.int64)
+
+
+def go_live_times(month_starts: list[dt.date], never_live: str | None = None) -> dict[tuple[str, str], Any]:
     out: dict[tuple[str, str], Any] = {}
     for (wf, team), (mi, day) in org.GO_LIVE.items():
-        if mi < len(month_starts):
+        if mi < len(month_starts) and team != never_live:
             out[(wf, team)] = np.datetime64(month_starts[mi].replace(day=day), "us")
     return out
 
@@ -38,7 +78,7 @@ def live(team_idx: np.ndarray, ts: np.ndarray, workflow: str, go_live: dict) -> 
     return ts >= live_from[team_idx]
 
 
-def calls(rng, p: People, days: np.ndarray, go_live, scale: float) -> dict[str, Any]:
+def calls(rng, p: People, days: np.ndarray, go_live, scale: float, biases: Biases = Biases()) -> dict[str, Any]:
     idx = {u.code: i for i, u in enumerate(org.UNITS)}
     agents = np.flatnonzero(np.isin(p.team, [idx[c] for c in org.CALL_TEAMS]) & (p.role == "contact_center_agent"))
     pa_, pd_ = np.meshgrid(agents, np.arange(len(days)), indexing="ij")
@@ -47,9 +87,12 @@ def calls(rng, p: People, days: np.ndarray, go_live, scale: float) -> dict[str, 
     day = days[np.repeat(pd_.ravel(), n)]
     ts = day.astype("datetime64[us]") + (13 * 3600 + rng.integers(0, 9 * 3600, person.size)) * np.timedelta64(1, "s")
     team = team_at(p, person, ts)
-    offered = live(team, ts, "call_summary", go_live) & (rng.random(person.size) < org.OFFER_PROBABILITY)
-    agent_offset = rng.normal(0, 30, size=len(p.actor_id))
-    acw = np.maximum(5, np.round(300 + agent_offset[person] + rng.normal(0, 60, person.size)
+    draw = rng.random(person.size)
+    agent_offset = rng.normal(0, 30, size=len(p.actor_id))  # the agent's own pace: ACW above or below 300 s
+    take = take_probability(org.OFFER_PROBABILITY, agent_offset, 30.0, biases.self_selection)
+    offered = live(team, ts, "call_summary", go_live) & (draw < take[person])
+    trend = biases.trend_seconds_per_month * month_index(ts, days[0])
+    acw = np.maximum(5, np.round(300 + agent_offset[person] + trend + rng.normal(0, 60, person.size)
                                  - org.ACW_SAVING_SECONDS * offered))
     handle = np.maximum(30, np.round(rng.normal(420, 120, person.size)))
     call_id = rng.permutation(person.size) + 10_000_000
@@ -59,7 +102,8 @@ def calls(rng, p: People, days: np.ndarray, go_live, scale: float) -> dict[str, 
                 queue=queue[q])
 
 
-def letters(rng, p: People, days: np.ndarray, go_live, end_ts, scale: float) -> dict[str, Any]:
+def letters(rng, p: People, days: np.ndarray, go_live, end_ts, scale: float,
+            biases: Biases = Biases()) -> dict[str, Any]:
     idx = {u.code: i for i, u in enumerate(org.UNITS)}
     staff = np.flatnonzero(np.isin(p.team, [idx[c] for c in org.LETTER_TEAMS]) & (p.role != "team_lead"))
     ps, pd_ = np.meshgrid(staff, np.arange(len(days)), indexing="ij")
@@ -68,11 +112,11 @@ def letters(rng, p: People, days: np.ndarray, go_live, end_ts, scale: float) -> 
     t0 = days[np.repeat(pd_.ravel(), n)].astype("datetime64[us]") + (
         13 * 3600 + rng.integers(0, 8 * 3600, person.size)) * np.timedelta64(1, "s")
     team = team_at(p, person, t0)
-    ai = live(team, t0, "lmn_letters", go_live) & (rng.random(person.size) < org.AI_DRAFT_PROBABILITY)
-    hours = 36 + rng.gamma(2.0, 24.0, person.size) - org.TURNAROUND_SAVING_HOURS * ai
-    drafted = t0 + (rng.uniform(0.5, 4.0, person.size) * 3600).astype(np.int64) * np.timedelta64(1, "s")
-    submitted = t0 + np.round(hours * 3600).astype(np.int64) * np.timedelta64(1, "s")
-    decided = submitted + rng.integers(3 * 86400, 20 * 86400, person.size) * np.timedelta64(1, "s")
+    # (the draws keep their order whatever the biases, so an organization without them is the same)
+    draw = rng.random(person.size)
+    wait = rng.gamma(2.0, 24.0, person.size)
+    drafting = rng.uniform(0.5, 4.0, person.size)
+    deciding = rng.integers(3 * 86400, 20 * 86400, person.size)
     intake = team == idx["SP-INT-1"]
     types = np.array(["lmn", "appeal", "denial_response", "prior_auth"], dtype=object)
     letter_type = np.where(intake, 3, rng.choice(3, person.size, p=[0.4, 0.35, 0.25]))
@@ -80,7 +124,14 @@ def letters(rng, p: People, days: np.ndarray, go_live, end_ts, scale: float) -> 
     # a few letters come from a queue without time tracking and carry no work_seconds (-1 here)
     mean, person_sd, letter_sd = org.LETTER_WORK_SECONDS
     pace = rng.normal(0, person_sd, size=len(p.actor_id))
-    work = np.maximum(300, np.round(mean + pace[person] + rng.normal(0, letter_sd, person.size)
+    take = take_probability(org.AI_DRAFT_PROBABILITY, pace, person_sd, biases.self_selection)
+    ai = live(team, t0, "lmn_letters", go_live) & (draw < take[person])
+    hours = 36 + wait - org.TURNAROUND_SAVING_HOURS * ai
+    drafted = t0 + (drafting * 3600).astype(np.int64) * np.timedelta64(1, "s")
+    submitted = t0 + np.round(hours * 3600).astype(np.int64) * np.timedelta64(1, "s")
+    decided = submitted + deciding * np.timedelta64(1, "s")
+    trend = biases.trend_seconds_per_month * month_index(submitted, days[0])
+    work = np.maximum(300, np.round(mean + pace[person] + trend + rng.normal(0, letter_sd, person.size)
                                     - org.WORK_SAVING_SECONDS * ai)).astype(np.int64)
     work = np.where(rng.random(person.size) < org.NO_WORK_SECONDS_PROBABILITY, -1, work)
     return dict(person=person, t0=t0, team=team, ai=ai, drafted=drafted, submitted=submitted, decided=decided,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from uptake import org
+from uptake.generate.events import Biases
 
 
 @dataclass
@@ -42,8 +43,14 @@ class FileTruth:
 
 def truth_document(seed: int, people: int, month_starts: list[dt.date], end: dt.date,
                    go_live: dict[tuple[str, str], Any], events: int,
-                   truth_files: dict[str, FileTruth]) -> dict[str, Any]:
-    """The content of truth.json."""
+                   truth_files: dict[str, FileTruth], biases: Biases = Biases()) -> dict[str, Any]:
+    """The content of truth.json: the planted effects (the saving per assisted item holds whatever the biases:
+    the AI saves the same on every item it is used on) and the biases planted against the naive methods."""
+    if biases.self_selection:
+        how = (f"self-selected: P = 1 / (1 + exp(-(logit(p) + {biases.self_selection:g} x pace / sd of pace))), "
+               "p = {p} in live teams")
+    else:
+        how = "randomized, p={p} in live teams"
     total = FileTruth()
     for t in truth_files.values():
         for name in ("lines", "landed", "duplicates", "quarantined", "blank"):
@@ -57,9 +64,14 @@ def truth_document(seed: int, people: int, month_starts: list[dt.date], end: dt.
         "window": {"start": month_starts[0].isoformat(), "end": end.isoformat()},
         "effects": {
             "call_summary": {"metric": "acw_seconds", "saving_per_item": org.ACW_SAVING_SECONDS,
-                             "assignment": f"randomized, p={org.OFFER_PROBABILITY} in live teams"},
+                             "total_saving_per_item": org.ACW_SAVING_SECONDS,  # handle time is not changed
+                             "assignment": how.format(p=org.OFFER_PROBABILITY)},
             "lmn_letters": {"metric": "work_seconds", "saving_per_item": org.WORK_SAVING_SECONDS,
-                            "assignment": f"randomized, p={org.AI_DRAFT_PROBABILITY} in live teams"},
+                            "assignment": how.format(p=org.AI_DRAFT_PROBABILITY)},
+        },
+        "biases": {  # what breaks the naive methods (events.Biases)
+            **biases.as_dict(),
+            "trend_metrics": ["acw_seconds", "work_seconds"],
         },
         "service_levels": {  # reported beside the value, never in dollars
             "lmn_letters": {"metric": "turnaround_hours", "saving_per_item": org.TURNAROUND_SAVING_HOURS,

@@ -8,6 +8,7 @@
 -- column month: month of completed_at, YYYY-MM
 -- column acw_seconds: after-call work, seconds (the workflow's metric)
 -- column handle_seconds: handle time, seconds
+-- column queue: contact-center queue of the call (null when the source gives none)
 -- column assisted: an AI summary was offered
 -- column reviewed: a summary_reviewed event exists for the call
 -- column review_outcome: outcome of the first review
@@ -24,7 +25,7 @@ reviews as (
 ),
 final as (
   select c.workflow, c.work_item_id as call_id, c.org_unit, c.actor_key, c.occurred_at as completed_at,
-    c.month, c.acw_seconds, c.handle_seconds, c.ai_summary_offered as assisted,
+    c.month, c.acw_seconds, c.handle_seconds, c.queue, c.ai_summary_offered as assisted,
     r.review_outcome is not null as reviewed, r.review_outcome
   from completed c left join reviews r using (workflow, work_item_id)
 )

@@ -12,6 +12,8 @@
 -- column month: month of item_at, YYYY-MM
 -- column month_start: first day of that month
 -- column value: the metric's value (seconds of ACW or staff time, hours of turnaround); null when the item does not carry it (counted as n_without_metric, never imputed)
+-- column total_value: total agent time of a call, handle_seconds + acw_seconds (on its acw_seconds row), so that a method can show whether ACW saved was work moved into the call; null for other metrics
+-- column stratum: the kind of work the item is, for the balance of a method's arms: the call's queue, the letter's type; null when the source gives none
 -- column assisted: the AI was used on the item (call: AI summary offered; letter: any draft by the AI)
 -- column go_live_unit: the org unit whose go-live applies (the nearest ancestor-or-self in go_live.csv)
 -- column go_live_date: that go-live date; null when the workflow is not live there
@@ -20,15 +22,16 @@
 create or replace table work_items as
 with measures as (
   select workflow, call_id as item_id, org_unit, actor_key, completed_at as item_at, completed_at as exposed_at,
-    month, assisted, 'acw_seconds' as metric, acw_seconds::double as value
+    month, assisted, 'acw_seconds' as metric, acw_seconds::double as value,
+    (handle_seconds + acw_seconds)::double as total_value, queue as stratum
   from calls
   union all
   select workflow, case_id, org_unit, actor_key, submitted_at, requested_at, month, assisted, 'work_seconds',
-    work_seconds::double
+    work_seconds::double, null, letter_type
   from letters where status = 'submitted'
   union all
   select workflow, case_id, org_unit, actor_key, submitted_at, requested_at, month, assisted, 'turnaround_hours',
-    turnaround_hours
+    turnaround_hours, null, letter_type
   from letters where status = 'submitted'
 ),
 of_workflow as (  -- keep the measures workflows.csv names for the workflow
@@ -45,7 +48,7 @@ go_live as (
 ),
 final as (
   select i.workflow, i.tool, i.metric, i.metric_kind, i.item_id, i.org_unit, i.actor_key, i.item_at, i.month,
-    date_trunc('month', i.item_at)::date as month_start, i.value, i.assisted,
+    date_trunc('month', i.item_at)::date as month_start, i.value, i.total_value, i.stratum, i.assisted,
     g.go_live_unit, g.go_live_date, i.exposed_at,
     coalesce(i.exposed_at >= g.go_live_date::timestamptz, false) as live
   from of_workflow i

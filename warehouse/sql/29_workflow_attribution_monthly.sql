@@ -1,13 +1,17 @@
 -- workflow_attribution_monthly: what a workflow-integrated AI tool saved in staff time, per org unit, month and
 -- method, with 95 % intervals, hours, value, license cost over the same units, net value and ROI. Staff time
 -- only (turnaround is in service_level_monthly); workflow-measured value only. Each method is its own model in
--- the common estimate shape (estimate_<method>); this table unites them and adds the money.
+-- the common estimate shape (estimate_<method>), united with its diagnostics and the recommended method in
+-- attribution_estimates; this table adds the money. Exactly one row per workflow, org unit and month is the
+-- recommended one: did when it has a control unit and passes its pre-trend test; else within_actor when at least
+-- 11 people have both kinds of items; else concurrent_control when its arms balance; else pre_go_live (the rule
+-- in the column recommended). Every figure of a suppressed row is null, diagnostics included.
 -- grain: one row per workflow, org unit (every level, items pooled over its subtree), month and method
 -- column workflow: the workflow (workflows.csv)
 -- column org_unit: the org unit; figures pool the items of its whole subtree
 -- column level: the org unit's level
 -- column month: YYYY-MM (calls: month completed; letters: month submitted)
--- column method: concurrent_control (baseline: unassisted items of live units, same month) or pre_go_live (baseline: all items of the 3 full months before each unit's go-live)
+-- column method: concurrent_control (baseline: unassisted items of live units, same month), pre_go_live (baseline: all items of the 3 full months before each unit's go-live), within_actor (each person's own unassisted items of the month; person fixed effects) or did (staggered difference-in-differences against units never or not yet live)
 -- column metric: the staff-time metric (workflows.csv metric): acw_seconds or work_seconds
 -- column attribution: always workflow_measured
 -- column units_covered: the org units whose items the row counts; cost_usd covers exactly these
@@ -17,7 +21,7 @@
 -- column assisted_mean: mean metric of assisted items, in the metric's unit
 -- column baseline_mean: mean metric of baseline items, in the metric's unit
 -- column saving_per_item: baseline_mean − assisted_mean, in the metric's unit
--- column saving_ci_low: lower bound of the 95 % interval of saving_per_item (Welch: saving − t(0.975, df) × se, df rounded down)
+-- column saving_ci_low: lower bound of the 95 % interval of saving_per_item (Welch for concurrent_control and pre_go_live: saving − t(0.975, df) × se, df rounded down; clustered by person for within_actor and did, t with people − 1 df)
 -- column saving_ci_high: upper bound of the 95 % interval of saving_per_item
 -- column hours_saved: saving per item in hours × n_assisted (staff hours)
 -- column hours_saved_ci_low: lower bound of hours_saved (95 %)
@@ -27,12 +31,21 @@
 -- column cost_usd: license cost of the workflow's tool allocated to units_covered in the month (license_allocation: a license is shared among the units of its holder's subtree by their share of the holder's active users; a holder whose subtree had no active user keeps it)
 -- column net_value_usd: value_usd − cost_usd
 -- column roi: net_value_usd / cost_usd; null when cost is 0
--- column suppressed: fewer than 11 assisted items, baseline items or assisted people: every figure built from items or people is null
+-- column total_saving_per_item: calls: the same method's saving in total agent time (handle + ACW) per assisted call, seconds, beside the ACW saving: a summary reviewed outside ACW moves work rather than saving it; null for letters
+-- column total_saving_ci_low: lower bound of its 95 % interval
+-- column total_saving_ci_high: upper bound of its 95 % interval
+-- column share_assisted: assisted items / items where the tool was available (live or assisted) in the subtree and month; the same on every method's row
+-- column balance_max_smd: largest absolute standardized difference of the kind of work (queue for calls, letter type for letters) between the two arms the method compares (concurrent_control: assisted vs unassisted live items; pre_go_live: assisted vs pre-period items; within_actor: assisted vs unassisted items of the people with both; did: the treated units' items in the month vs their base months); 0 = the same mix, 0.1 or more = imbalanced
+-- column pretrend_p: did only: p-value of the joint pre-trend placebo test (chi-square; below 0.05: the live units drifted apart from their controls before go-live)
+-- column n_control_units: did only: units never or not yet live that the month compares with
+-- column n_people_both: within_actor only: people with both assisted and unassisted items in the month
+-- column methods_disagree: the row's 95 % interval does not overlap another shown method's for the same workflow, org unit and month; null when no other method's row is shown
+-- column diagnostics: the checks the row fails, by name: pretrend_failed (did: pretrend_p < 0.05), no_pretrend_periods (did: no month before the base month to test), few_people_both_arms (within_actor: under 11), imbalanced_arms (balance_max_smd >= 0.1), low_share_assisted (under 5 %), no_interval, disagrees_with_<method> (its interval excludes that method's); empty when it passes every check that applies
+-- column recommended: the one row per workflow, org unit and month to use, first rule that applies: (1) did when not suppressed, with a control unit, at least one pre-period placebo and pretrend_p >= 0.05; (2) within_actor when not suppressed (at least 11 people with both kinds of items); (3) concurrent_control when not suppressed and balance_max_smd < 0.1; (4) pre_go_live when not suppressed; (5) otherwise the first of did, within_actor, concurrent_control, pre_go_live (suppressed, but still one row); a step needs an interval
+-- column suppressed: fewer than 11 assisted items, baseline items or assisted people (within_actor: or people with both kinds of items): every figure built from items or people is null
 create or replace table workflow_attribution_monthly as
-with estimates as (  -- one model per method, all in the common estimate shape
-  select * from estimate_concurrent_control
-  union all by name
-  select * from estimate_pre_go_live
+with estimates as (  -- every method's model in the common estimate shape, with its diagnostics
+  select * from attribution_estimates
 ),
 staff_time as (
   select e.*, w.tool,
@@ -57,7 +70,7 @@ costs as (  -- exact decimal sums of the allocated license cost over the units c
 ),
 figures as (
   select i.*, coalesce(c.cost_usd, 0) as cost_usd,
-    i.n_assisted < 11 or i.n_baseline < 11 or i.assisted_actors < 11 as suppressed,
+    i.suppressed,
     i.saving_per_item * i.to_hours * i.n_assisted as hours,
     i.saving_per_item * i.to_hours * i.n_assisted * i.hourly_cost_usd as value
   from intervals i
@@ -83,6 +96,17 @@ final as (
     cost_usd,
     case when not suppressed then value - cost_usd end as net_value_usd,
     case when not suppressed then (value - cost_usd) / nullif(cost_usd, 0) end as roi,
+    case when not suppressed then total_saving_per_item end as total_saving_per_item,
+    case when not suppressed then total_saving_ci_low end as total_saving_ci_low,
+    case when not suppressed then total_saving_ci_high end as total_saving_ci_high,
+    case when not suppressed then share_assisted end as share_assisted,
+    case when not suppressed then balance_max_smd end as balance_max_smd,
+    case when not suppressed then pretrend_p end as pretrend_p,
+    case when not suppressed then n_control_units end as n_control_units,
+    case when not suppressed then n_people_both end as n_people_both,
+    case when not suppressed then methods_disagree end as methods_disagree,
+    case when not suppressed then diagnostics end as diagnostics,
+    recommended,
     suppressed
   from figures f join org_units o using (org_unit)
 )

@@ -6,14 +6,14 @@
 -- column org_unit: the org unit; letters of its whole subtree
 -- column level: the org unit's level
 -- column month: YYYY-MM (month of submission; backlog at the end of the month)
--- column method: concurrent_control or pre_go_live, as in workflow_attribution_monthly (the backlog columns are the same on every method's row: do not add them up across methods)
+-- column method: concurrent_control, pre_go_live, within_actor or did, as in workflow_attribution_monthly, on the service metric (the backlog columns are the same on every method's row: do not add them up across methods)
 -- column metric: the service metric (turnaround_hours)
 -- column sla_hours: the workflow's service-level agreement (workflows.csv), hours; null when none
 -- column submitted: letters submitted in the month (every letter, assisted or not); null when fewer than 11
 -- column n_assisted: assisted letters compared (AI-drafted)
 -- column n_baseline: baseline letters compared (as the method defines them)
 -- column assisted_mean_hours: mean turnaround of the assisted letters, hours
--- column assisted_median_hours: median turnaround of the assisted letters, hours
+-- column assisted_median_hours: median turnaround of the assisted letters, hours (concurrent_control and pre_go_live, which compare two sets of letters; null for within_actor and did)
 -- column assisted_p90_hours: 90th percentile turnaround of the assisted letters, hours
 -- column baseline_mean_hours: mean turnaround of the baseline letters, hours
 -- column baseline_median_hours: median turnaround of the baseline letters, hours
@@ -24,13 +24,13 @@
 -- column backlog_open: cases requested and not yet submitted at the end of the month (by the requester's org unit)
 -- column backlog_over_sla: of those, cases open longer than sla_hours at the end of the month; null without an SLA
 -- column oldest_open_hours: age of the oldest open case at the end of the month, hours
--- column suppressed: fewer than 11 assisted letters, baseline letters or assisted people: the comparison figures are null
+-- column diagnostics: the checks the row fails on the service metric, as in workflow_attribution_monthly; null when suppressed
+-- column recommended: the one method per workflow, org unit and month to use for the service level, by the rule of workflow_attribution_monthly.recommended applied to the service metric's estimates
+-- column suppressed: fewer than 11 assisted letters, baseline letters or assisted people (within_actor: or people with both kinds of letters): the comparison figures are null
 -- column backlog_suppressed: fewer than 11 cases open at month end: backlog_open, backlog_over_sla and oldest_open_hours are null
 create or replace table service_level_monthly as
 with estimates as (  -- the same method models as workflow_attribution_monthly, on the service metric
-  select * from estimate_concurrent_control
-  union all by name
-  select * from estimate_pre_go_live
+  select * from attribution_estimates
 ),
 service as (
   select e.*, w.sla_hours
@@ -66,7 +66,7 @@ backlog as (  -- open at month end: requested before it, not submitted by it; by
 ),
 figures as (
   select i.*,
-    i.n_assisted < 11 or i.n_baseline < 11 or i.assisted_actors < 11 as suppressed,
+    i.suppressed,
     coalesce(sb.submitted, 0) as submitted, coalesce(b.backlog_open, 0) as backlog_open,
     case when i.sla_hours is not null then coalesce(b.backlog_over_sla, 0) end as backlog_over_sla,
     b.oldest_open_hours
@@ -91,6 +91,8 @@ final as (
     case when backlog_open >= 11 then backlog_open end as backlog_open,
     case when backlog_open >= 11 then backlog_over_sla end as backlog_over_sla,
     case when backlog_open >= 11 then oldest_open_hours end as oldest_open_hours,
+    case when not suppressed then diagnostics end as diagnostics,
+    recommended,
     suppressed,
     backlog_open < 11 as backlog_suppressed
   from figures f join org_units o using (org_unit)

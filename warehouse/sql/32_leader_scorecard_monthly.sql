@@ -10,12 +10,12 @@
 -- column seats: seats of all tools held in the business unit
 -- column active_rate: Σ active users / Σ seats over the tools whose adoption cells are not suppressed (people counted once per tool); above 1 when users exceed seats
 -- column sustained_rate: Σ sustained users / Σ seats over the same tools
--- column hours_saved: staff hours saved, workflow-measured (concurrent_control), Σ over workflows whose cells are not suppressed
+-- column hours_saved: staff hours saved, workflow-measured (each workflow's recommended method), Σ over workflows whose recommended cells are not suppressed
 -- column value_usd: value of those hours, USD (staff time only; estimates excluded)
 -- column assisted_hours: estimated assisted hours of personal-productivity tools (business_unit_estimate), never added to hours_saved
 -- column target_hours_saved: the month's target (targets.csv)
 -- column attainment: hours_saved / target_hours_saved (staff time, workflow-measured only)
--- column turnaround_saving_hours: turnaround saved per AI-drafted letter (service_level_monthly, concurrent_control), mean over the unit's service-level workflows weighted by assisted letters; a service level, not dollars
+-- column turnaround_saving_hours: turnaround saved per AI-drafted letter (service_level_monthly, each workflow's recommended method), mean over the unit's service-level workflows weighted by assisted letters; a service level, not dollars
 -- column backlog_over_sla: cases open longer than their SLA at month end, Σ over workflows whose backlog is not suppressed
 -- column governance_exceptions: distinct capability and reason pairs with exceptions in the unit's subtree in the month (governance_exceptions)
 -- column suppressed_figures: figures of the row that are null because every cell behind them rests on fewer than 11 people or items
@@ -41,7 +41,7 @@ workflow as (  -- exact decimal sums over workflows (the same figures on every r
     sum(value_usd::decimal(38, 9)) filter (where not suppressed) as value_usd,
     bool_and(suppressed) as all_suppressed,
     list('workflow:' || workflow order by workflow) filter (where suppressed) as left_out
-  from workflow_attribution_monthly where method = 'concurrent_control' group by all
+  from workflow_attribution_monthly where recommended group by all
 ),
 estimate as (
   select org_unit, month, sum(assisted_hours::decimal(38, 9)) filter (where not suppressed) as assisted_hours,
@@ -56,7 +56,7 @@ service as (
     (sum(backlog_over_sla) filter (where not backlog_suppressed))::bigint as backlog_over_sla,
     bool_and(suppressed) as all_suppressed, bool_and(backlog_suppressed) as backlog_all_suppressed,
     list('service_level:' || workflow order by workflow) filter (where suppressed) as left_out
-  from service_level_monthly where method = 'concurrent_control' group by all
+  from service_level_monthly where recommended group by all
 ),
 exceptions as (
   select org_unit, month, count(distinct (capability, reason)) as governance_exceptions

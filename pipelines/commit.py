@@ -1,0 +1,223 @@
+"""The commit of an ingest run: duplicates decided, the run's files moved into the lake, the ledger written.
+
+Runs on the launcher, in DuckDB, after every range is staged (`pipelines/stage.py`). From the index the
+workers wrote it decides which staged copies do not land (`sql/not_landed.sql`): a repeat of an event an
+earlier run landed, or not the first copy in this run (files in path order, then lines); a copy with the
+same content is a duplicate, one with other content is quarantined as `conflicting_duplicate` (its raw
+line read back from its source). The rest is written once, partitioned by tool and event date
+(`sql/landed_events.sql`), with the run's index and quarantine; the run becomes visible through the lake's
+atomic manifest (`pipelines/lake.py`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipelines.accounting import Counts, total
+from pipelines.blocks import open_input
+from pipelines.inputs import Input
+from pipelines.lake import Lake
+from pipelines.sql import lit, lit_list, load
+from pipelines.validate import connect
+from schemas import events as contract
+
+COMMIT_MEMORY = "512MB"
+# Content hash of a landed row (pseudonymized, normalized, org unit as sent): what a re-send must repeat.
+# DuckDB's hash() is fast but may change between DuckDB versions: the ledger records the version, and
+# prior runs are rehashed from their landed events when it changes.
+CONTENT_HASH = "hash"
+
+
+def hash_version() -> str:
+    import duckdb
+
+    return f"duckdb {duckdb.__version__} {CONTENT_HASH}()"
+
+
+def staged_counts(inputs: list[Input], staging: Path) -> tuple[dict[int, Counts], list[Input]]:
+    """Per input: what translation decided plus the counts of its staged ranges; and the inputs, each
+    marked failed when one of its ranges could not be read."""
+    counts = {i.idx: Counts().add(i.translated) if i.translated else Counts() for i in inputs}
+    errors: dict[int, str] = {}
+    for p in sorted((staging / "ranges").glob("*.json")):
+        s = json.loads(p.read_text())
+        counts[s["file_idx"]].add(Counts.from_dict(s))
+        if s.get("error"):
+            errors.setdefault(s["file_idx"], s["error"])
+    return counts, [i.failed(errors[i.idx]) if i.idx in errors and not i.error else i for i in inputs]
+
+
+def records(inputs: list[Input], counts: dict[int, Counts] | None = None) -> list[dict[str, Any]]:
+    """Per-file ledger records: a file that failed counts nothing."""
+    return [{**i.record(), **(Counts() if i.error or counts is None else counts[i.idx]).as_dict()} for i in inputs]
+
+
+def _file_idx(path: Path) -> int:
+    return int(path.name[1:6])  # staged names start with fNNNNN
+
+
+def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started: dt.datetime,
+               phases: dict[str, float]) -> dict[str, Any]:
+    """Decide duplicates, write index and quarantine, move the run's files into the lake; the ledger entry."""
+    clock = time.perf_counter()
+    con = connect()
+    con.execute(f"set temp_directory = {lit(staging / 'tmp')}")
+    con.execute(f"set memory_limit = '{COMMIT_MEMORY}'")  # beyond it DuckDB spills to staging/tmp
+    con.execute("set preserve_insertion_order = false")
+    counts, inputs = staged_counts(inputs, staging)
+    failed = {i.idx for i in inputs if i.error}
+    con.register("input_files", pa.table({
+        "file_idx": pa.array([i.idx for i in inputs], pa.int32()),
+        "source_file": pa.array([i.path for i in inputs], pa.string()),
+    }))
+    out = staging / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    moves: list[tuple[str, str]] = []
+
+    def rel(p: Path) -> str:
+        return str(p.relative_to(lake.root))
+
+    staged = [str(p) for p in sorted((staging / "staged").glob("*.parquet")) if _file_idx(p) not in failed]
+    conflicts: list[tuple[int, int, int, int]] = []
+    if staged:
+        con.execute(load("staged"), {"files": staged})
+        _prior_view(con, lake)
+        con.execute(load("not_landed"))
+        columns = ", ".join(n for n, _, _ in contract.landed_columns())
+        _write_partitions(con.sql(load("landed_events").format(files=lit_list(staged), columns=columns)),
+                          out / "events", f"run-{run:06d}-0.parquet")
+        con.execute(f"copy ({load('landed_index')}) to {lit(out / 'index.parquet')} (format parquet)")
+        moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
+        fates = con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall()
+        found: dict[int, Counter[str]] = {}
+        for f, fate, n in fates:
+            found.setdefault(f, Counter())[fate] = n
+        for f, c in found.items():
+            counts[f].settle(c["duplicate"], c["conflicting_duplicate"])
+        conflicts = con.execute("""select file_idx, source_line, src_offset, src_length from not_landed
+                                   where fate = 'conflicting_duplicate' order by file_idx, source_line""").fetchall()
+    for p in sorted(out.glob("events/**/*.parquet")):
+        moves.append((rel(p), str(p.relative_to(out))))
+
+    # quarantine: staged bad lines, plus conflicting duplicates read back from their source
+    q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet")) if _file_idx(p) not in failed]
+    if q_files:
+        con.execute(f"create temp view staged_quarantine as select * from read_parquet({lit_list(q_files)})")
+    else:
+        con.execute("create temp view staged_quarantine as select null::int as file_idx, null::bigint as source_line,"
+                    " null::varchar as reason, null::blob as raw_line where false")
+    con.register("conflicts", _read_back(conflicts, {i.idx: i.read_path for i in inputs}))
+    q_out = out / "quarantine.parquet"
+    con.execute(f"copy ({load('quarantine')}) to {lit(q_out)} (format parquet)", {"run": run, "started": started})
+    os.chmod(q_out, 0o600)
+    moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))
+    con.close()
+
+    per_file = records([i for i in inputs if not i.error], counts)
+    ledger = {
+        "run": run,
+        "started_at": started.isoformat(),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+        "hash": hash_version(),
+        "phases": {**{k: round(v, 3) for k, v in phases.items()}, "commit_s": round(time.perf_counter() - clock, 3)},
+        "files": per_file,  # what a later run treats as ingested: never a file that failed
+        "failed": [i.record() for i in inputs if i.error],
+        "total": total(per_file),
+        "outputs": {
+            "events": [m[1] for m in moves if m[1].startswith("events/")],
+            "index": f"ledger/index/run-{run:06d}.parquet" if staged else None,
+            "quarantine": f"quarantine/run-{run:06d}.parquet",
+        },
+    }
+    lake.commit(run, {"run": run, "moves": moves, "restricted": [f"quarantine/run-{run:06d}.parquet"],
+                      "ledger": ledger})
+    return {**ledger, "files": records(inputs, counts)}
+
+
+def _prior_view(con: Any, lake: Lake) -> None:
+    """`prior(event_id, content_hash)`: every event landed by earlier runs. From the index, unless an
+    earlier run hashed with another DuckDB version: then rehashed from the landed events themselves."""
+    runs = lake.committed_runs()
+    index = [str(lake.root / r["outputs"]["index"]) for r in runs if r["outputs"].get("index")]
+    if not index:
+        con.execute(load("prior_none"))
+    elif all(r.get("hash") == hash_version() for r in runs):
+        con.execute(load("prior_index").format(files=lit_list(index)))
+    else:
+        con.execute(load("prior_rehash").format(files=lit_list(lake.event_files()),
+                                                content=", ".join(contract.content_columns())))
+
+
+def _write_partitions(rows: Any, root: Path, name: str, batch_rows: int = 65_536) -> None:
+    """Rows sorted by tool and event date → one Parquet file per partition, `root/tool=…/event_date=…/name`.
+    Streamed: only the partition being filled is held, so memory stays flat whatever the run's size."""
+    writes: deque[Future] = deque()
+    held: list[pa.Table] = []
+    key: tuple[str, str] | None = None
+    files = pa.schema([(n, t) for n, t, _ in contract.landed_columns() if n not in ("tool", "event_date")])
+
+    def write(key: tuple[str, str], tables: list[pa.Table]) -> None:
+        path = root / f"tool={key[0]}" / f"event_date={key[1]}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.concat_tables(tables).select(files.names).cast(files), path, compression="snappy")
+
+    with ThreadPoolExecutor(2, thread_name_prefix="partition") as pool:
+        for batch in rows.to_arrow_reader(batch_rows):
+            t = pa.Table.from_batches([batch])
+            for k, lo, hi in _runs(t):
+                if key is not None and k != key:
+                    writes.append(pool.submit(write, key, held))
+                    held = []
+                    while len(writes) > 4:  # bounded: at most a few partitions in flight
+                        writes.popleft().result()
+                key = k
+                held.append(t.slice(lo, hi - lo))
+        if key is not None and held:
+            writes.append(pool.submit(write, key, held))
+        for w in writes:
+            w.result()
+
+
+def _runs(t: pa.Table) -> list[tuple[tuple[str, str], int, int]]:
+    """((tool, event date), first row, end row) of each run of equal keys in a table sorted by them."""
+    tool = pc.dictionary_encode(t.column("tool")).combine_chunks()
+    day = t.column("event_date").combine_chunks()
+    key = (tool.indices.to_numpy().astype(np.int64) << 32) | (day.cast(pa.int32()).to_numpy().astype(np.int64)
+                                                                 + (1 << 31))
+    bounds = [0, *(np.flatnonzero(np.diff(key)) + 1).tolist(), t.num_rows]
+    return [((tool.dictionary[tool.indices[lo].as_py()].as_py(), str(day[lo].as_py())), lo, hi)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+
+
+def _read_back(rows: list[tuple[int, int, int, int]], paths: dict[int, str]) -> pa.Table:
+    """Raw bytes of a few lines, by byte offset, from the files they were read from (streamed for gzip)."""
+    out_f, out_l, out_raw = [], [], []
+    by_file: dict[int, list[tuple[int, int, int]]] = {}
+    for f, line, off, length in rows:
+        by_file.setdefault(f, []).append((off, length, line))
+    for f, items in by_file.items():
+        items.sort()
+        with open_input(paths[f]) as fh:
+            for off, length, line in items:
+                fh.seek(off)  # forward only; gzip seeks by decompressing
+                out_f.append(f)
+                out_l.append(line)
+                out_raw.append(fh.read(length))
+    return pa.table({
+        "file_idx": pa.array(out_f, pa.int32()),
+        "source_line": pa.array(out_l, pa.int64()),
+        "reason": pa.array(["conflicting_duplicate"] * len(out_f), pa.string()),
+        "raw_line": pa.array(out_raw, pa.binary()),
+    })

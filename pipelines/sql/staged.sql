@@ -1,0 +1,13 @@
+-- staged: every row the run staged to land (from the workers' staged files), ranked the way copies are.
+-- grain: one row per staged copy of an event (file_idx, line is unique)
+-- pos ranks copies: files in path order, then lines in file order (derived lines for vendor exports).
+create temp table staged as
+with rows as (
+  select event_id, content_hash, file_idx, line, source_line, src_offset, src_length
+  from read_parquet($files)
+),
+final as (
+  select *, (file_idx::bigint << 40) + line as pos
+  from rows
+)
+select * from final

@@ -1,0 +1,222 @@
+"""Staged events: each input range validated, pseudonymized and written as final Parquet, ready to commit.
+
+The Beam part of the ingest, written like Beam's examples: a module-level DoFn (`StageRange`) and a
+composite transform (`StageInputs`: Create → Reshuffle → ParDo) that the pipeline applies; the work itself
+is a plain function (`RangeStager.stage`) that tests call directly.
+
+A worker reads its range in bounded blocks (`pipelines/blocks.py`), validates each block
+(`pipelines/validate.py`), replaces actor ids by their keyed hash, computes each row's content hash, and
+writes, under the run's staging folder, everything the commit needs:
+
+    staged/fF-rR-K.parquet      the rows that passed, in their landed form (pseudonym, content hash, lineage)
+    quarantine/fF-rR.parquet    the range's quarantined lines (raw bytes)
+    ranges/fF-rR.json           the range's counts, written last (the range is done)
+
+Names depend only on the run and the input, so a retried bundle overwrites what a failed one left. Raw
+actor ids are never written: rows are pseudonymized on the worker. The commit (`pipelines/commit.py`)
+decides duplicates over the whole run and writes each partition of the lake once.
+
+Run on the DirectRunner (in-process) by default, or on a cluster with Beam options, e.g.
+`uptake ingest landing/ -- --runner=DaskRunner --dask_client_address=tcp://scheduler:8786`: the staging
+folder must then be on storage every worker sees, and workers receive the pseudonym key with the pipeline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import json
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from apache_beam.metrics import Metrics
+
+from pipelines.accounting import Counts
+from pipelines.blocks import Range, read_range
+from pipelines.inputs import reason
+from pipelines.lake import pseudonymize
+from pipelines.validate import BlockValidator
+from schemas import events as contract
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+BLOCK_BYTES = 64 << 20
+FLUSH_ROWS = 262_144  # rows held before they are written: memory stays bounded, whatever the range
+# Beam resolves only its built-in runners by short name. The default runs in this process: the plain
+# DirectRunner first tries the Prism runner, which downloads a binary and serves gRPC on every interface.
+RUNNER_ALIASES = {"--runner=DaskRunner": "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"}
+DEFAULT_RUNNER = "--runner=apache_beam.runners.portability.fn_api_runner.FnApiRunner"
+CONTENT = contract.content_columns()
+# a staged row: every landed column, and what the commit needs to rank copies and read a line back
+STAGED_SQL = f"""
+select {", ".join(CONTENT)}, event_date, $run::bigint as ingest_run, $file::varchar as source_file, source_line,
+       hash({", ".join(CONTENT)}) as content_hash, $file_idx::int as file_idx, line, src_offset, src_length
+from good"""
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What every worker of a run needs: where to write, the run, the ingest time, the pseudonym key."""
+
+    staging: str
+    run: int
+    now: dt.datetime
+    key: bytes
+    sources: dict[int, str] = field(default_factory=dict)  # file_idx -> the input's path, as reported
+    block_bytes: int = BLOCK_BYTES
+    flush_rows: int = FLUSH_ROWS
+
+
+class RangeStager:
+    """Stages ranges on one worker: one DuckDB connection, one pseudonym cache."""
+
+    def __init__(self, ctx: StageContext):
+        self.ctx = ctx
+        self.root = Path(ctx.staging)
+        self.validator = BlockValidator(ctx.now)
+        self.con = self.validator.con
+        self.keys: dict[str, str] = {}
+
+    def stage(self, r: Range) -> dict[str, Any]:
+        """Validate range `r` and write its outputs; returns its counts (with file and range numbers)."""
+        counts, pending, quarantine, flushes, held = Counts(), [], [], 0, 0
+        blocks = read_range(r, self.ctx.block_bytes)
+        while True:
+            try:
+                block = next(blocks, None)
+            except (OSError, EOFError, zlib.error) as exc:  # the input cannot be read: the file fails, alone
+                if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+                    raise
+                summary = {"file_idx": r.file_idx, "range_idx": r.range_idx, **Counts().as_dict(),
+                           "error": reason(exc)}
+                write_atomic(self.root / "ranges" / f"{r.stem}.json", json.dumps(summary).encode())
+                return summary
+            if block is None:
+                break
+            good, q, c = self.validator.validate(block)
+            counts.add(Counts(lines=c["lines"], blank=c["blank"], landed=c["good"]))
+            counts.quarantine(q.column("reason").to_pylist())
+            counts.drop(c["dropped_fields"])
+            if q.num_rows:
+                quarantine.append(q)
+            if good.num_rows:
+                pending.append(good)
+                held += good.num_rows
+            if held >= self.ctx.flush_rows:
+                self._flush(r, pending, flushes)
+                pending, flushes, held = [], flushes + 1, 0
+        if pending:
+            self._flush(r, pending, flushes)
+        if quarantine:
+            self._quarantine(r, pa.concat_tables(quarantine))
+        summary = {"file_idx": r.file_idx, "range_idx": r.range_idx, **counts.as_dict()}
+        write_atomic(self.root / "ranges" / f"{r.stem}.json", json.dumps(summary).encode())
+        return summary
+
+    def _lines(self, r: Range, line_no: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """(line in the file read, line in the source): they differ for events derived from a vendor export."""
+        line = line_no.to_numpy() + r.line0
+        return line, (r.line_map[line - 1] if r.line_map is not None else line)
+
+    def _flush(self, r: Range, pending: list[pa.Table], k: int) -> None:
+        """Write held rows in their landed form (pseudonym, content hash, lineage) to one staged file."""
+        good = pa.concat_tables(pending)
+        line, source_line = self._lines(r, good.column("line_no"))
+        ids = pc.unique(good.column("actor_id"))
+        new = [a for a in ids.to_pylist() if a not in self.keys]
+        self.keys.update(zip(new, pseudonymize(self.ctx.key, new), strict=True))
+        keys = pa.array([self.keys[a] for a in ids.to_pylist()], pa.string())
+        good = good.append_column("actor_key", keys.take(pc.index_in(good.column("actor_id"), value_set=ids)))
+        good = good.append_column("line", pa.array(line, pa.int64()))
+        good = good.append_column("source_line", pa.array(source_line, pa.int64()))
+        self.con.register("good", good)
+        try:
+            rows = self.con.sql(STAGED_SQL, params={"run": self.ctx.run, "file": self.ctx.sources.get(
+                r.file_idx, r.path), "file_idx": r.file_idx}).to_arrow_table()
+        finally:
+            self.con.unregister("good")
+        write_parquet(rows, self.root / "staged" / f"{r.stem}-{k}.parquet", restricted=True)
+
+    def _quarantine(self, r: Range, q: pa.Table) -> None:
+        _, source_line = self._lines(r, q.column("line_no"))
+        write_parquet(pa.table({
+            "file_idx": pa.array(np.full(q.num_rows, r.file_idx), pa.int32()),
+            "source_line": pa.array(source_line, pa.int64()),
+            "reason": q.column("reason"),
+            "raw_line": q.column("raw_line"),
+        }), self.root / "quarantine" / f"{r.stem}.parquet", restricted=True)
+
+
+def write_parquet(table: pa.Table, path: Path, restricted: bool = False) -> None:
+    """A Parquet file written whole or not at all (0600 in a 0700 folder when `restricted`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if restricted:
+        os.chmod(path.parent, 0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp, compression="snappy")
+    if restricted:
+        os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------- Beam
+class StageRange(beam.DoFn):
+    """Validates and stages one range (on a worker); emits the range's counts."""
+
+    def __init__(self, ctx: StageContext):
+        self.ctx = ctx
+        self.lines = Metrics.counter("uptake", "lines")
+        self.quarantined = Metrics.counter("uptake", "quarantined")
+
+    def setup(self) -> None:
+        self.stager = RangeStager(self.ctx)
+
+    def process(self, r: Range) -> Iterator[dict[str, Any]]:
+        summary = self.stager.stage(r)
+        self.lines.inc(summary["lines"])
+        self.quarantined.inc(summary["quarantined"])
+        yield summary
+
+
+class StageInputs(beam.PTransform):
+    """Ranges → staged files; a PCollection of each range's counts."""
+
+    def __init__(self, ranges: Sequence[Range], ctx: StageContext):
+        super().__init__()
+        self.ranges, self.ctx = list(ranges), ctx
+
+    def expand(self, pbegin: Any) -> Any:
+        return (pbegin
+                | "Ranges" >> beam.Create(self.ranges)
+                | "Distribute" >> beam.Reshuffle()
+                | "ValidateAndStage" >> beam.ParDo(StageRange(self.ctx)))
+
+
+def pipeline_options(beam_args: Sequence[str]) -> Any:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    args = [RUNNER_ALIASES.get(a, a) for a in beam_args]
+    if not any(a.startswith("--runner") for a in args):
+        args.insert(0, DEFAULT_RUNNER)
+    return PipelineOptions(args)
+
+
+def run_stage(ranges: Sequence[Range], ctx: StageContext, beam_args: Sequence[str] = ()) -> None:
+    """Stage every range with Apache Beam (one pipeline for the whole run)."""
+    with beam.Pipeline(options=pipeline_options(beam_args)) as p:
+        _ = p | "StageInputs" >> StageInputs(ranges, ctx)
