@@ -33,14 +33,29 @@ def _one_method_each(rows: list[dict], subject: str = "workflow") -> set[str]:
     return {r["method"] for r in rows}
 
 
-def test_measured_rows_are_one_method_per_workflow_unit_and_month(loaded):
-    """This warehouse marks no recommended method: every page shows the concurrent control."""
+def _recommended(warehouse, table: str = "workflow_attribution_monthly") -> set[tuple[str, str, str, str]]:
+    """(workflow, org unit, month, method) of the rows the warehouse marks recommended."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return set(con.execute(f"select workflow, org_unit, month, method from {table} where recommended").fetchall())
+    finally:
+        con.close()
+
+
+def test_measured_rows_are_the_warehouse_recommended_one_per_workflow_unit_and_month(loaded, built):
+    """The warehouse marks one recommended method per workflow, unit and month: every page shows that row."""
+    marked = _recommended(built)
     rows = [r for u in loaded.units for r in u.measured + u.detail] + loaded.enterprise.measured
-    assert _one_method_each(rows) == {"concurrent_control"}
+    assert _one_method_each(rows) <= {"concurrent_control", "pre_go_live", "within_actor", "did"}
+    assert {(r["workflow"], r["org_unit"], r["month"], r["method"]) for r in rows} <= marked
     service = [r for u in loaded.units for r in u.service]
-    assert _one_method_each(service) == {"concurrent_control"}
-    assert _one_method_each(loaded.finance.roi.measured, "subject") == {"concurrent_control"}  # type: ignore[union-attr]
-    assert "does not mark a recommended method yet" in loaded.enterprise.method_rule
+    _one_method_each(service)
+    assert {(r["workflow"], r["org_unit"], r["month"], r["method"]) for r in service} <= \
+        _recommended(built, "service_level_monthly")
+    fin = loaded.finance.roi.measured  # type: ignore[union-attr]
+    _one_method_each(fin, "subject")
+    assert {(r["subject"], r["org_unit"], r["month"], r["method"]) for r in fin} <= marked
+    assert "recommends" in loaded.enterprise.method_rule
 
 
 def test_finance_keeps_measured_and_estimate_rows_apart(loaded):
@@ -108,7 +123,7 @@ def test_a_file_name_is_made_safe_from_a_unit_code():
 def _mark_recommended(warehouse, table: str, rule: str) -> None:
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute(f"alter table {table} add column recommended boolean")
+        con.execute(f"alter table {table} add column if not exists recommended boolean")
         con.execute(f"update {table} t set recommended = {rule}")
     finally:
         con.close()
@@ -121,11 +136,16 @@ PRE_GO_LIVE_FIRST = """t.method = coalesce((select max(b.method) from workflow_a
                                          'concurrent_control')"""
 
 
-def test_pages_show_the_recommended_method_once_the_warehouse_marks_it(built, month, tmp_path):
-    """The `methods` branch adds a boolean `recommended` to workflow_attribution_monthly: with it, every page shows
-    the marked row (here pre_go_live wherever the key has one), service levels follow it; without it (the other
-    tests), the concurrent control. And service_level_monthly's own column, when it has one, wins."""
+def test_pages_show_the_method_the_warehouse_marks_and_fall_back_without_a_mark(built, month, tmp_path):
+    """Every page shows the row workflow_attribution_monthly marks `recommended` (here re-marked: pre_go_live
+    wherever the key has one); a service_level_monthly without its own column follows it; with its own column,
+    that wins; a warehouse built before the rule existed (no column) shows the concurrent control."""
     shutil.copy(built, tmp_path / built.name)
+    con = duckdb.connect(str(tmp_path / built.name))
+    try:
+        con.execute("alter table service_level_monthly drop column recommended")
+    finally:
+        con.close()
     _mark_recommended(tmp_path / built.name, "workflow_attribution_monthly", PRE_GO_LIVE_FIRST)
     p = pages.load(tmp_path, month)
     assert "recommends" in p.enterprise.method_rule
@@ -145,6 +165,16 @@ def test_pages_show_the_recommended_method_once_the_warehouse_marks_it(built, mo
     _mark_recommended(tmp_path / built.name, "service_level_monthly", "t.method = 'concurrent_control'")
     sp = next(u for u in pages.load(tmp_path, month).units if u.unit.org_unit == "BU-SP")
     assert {r["method"] for r in sp.now(sp.service)} == {"concurrent_control"}
+
+    con = duckdb.connect(str(tmp_path / built.name))
+    try:
+        for table in ("workflow_attribution_monthly", "service_level_monthly"):
+            con.execute(f"alter table {table} drop column recommended")
+    finally:
+        con.close()
+    p = pages.load(tmp_path, month)
+    assert "does not mark a recommended method yet" in p.enterprise.method_rule
+    assert _one_method_each([r for u in p.units for r in u.measured]) == {"concurrent_control"}
 
 
 def test_rows_read_back_keep_the_same_rule():
