@@ -5,8 +5,10 @@ UV_VERSION ?= 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 VENV := .venv
 DEMO_DIR ?= demo
+# Debian's Chromium: the report tests open the pack's pages in it (headless, network blocked)
+CHROMIUM := $(shell command -v chromium 2>/dev/null || echo /usr/bin/chromium)
 
-.PHONY: demo test test-fast lint bench env clean contract
+.PHONY: demo test test-fast lint bench env clean contract browser
 
 .tools/bin/uv:
 	$(PYTHON) -m venv .tools
@@ -18,18 +20,23 @@ $(VENV)/.synced: uv.lock pyproject.toml | $(UV)
 
 env: $(VENV)/.synced
 
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+browser: $(CHROMIUM)
+
 demo: env
 	$(VENV)/bin/uptake demo --out $(DEMO_DIR)
 
-test: env
+test: env browser
 	$(VENV)/bin/python -m pytest -q -p no:logging
 
-test-fast: env
+test-fast: env browser
 	$(VENV)/bin/python -m pytest -q -m "not slow"
 
 lint: env
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy uptake schemas pipelines warehouse flows expectations
+	$(VENV)/bin/mypy uptake schemas pipelines warehouse flows expectations report
 
 bench: env
 	$(VENV)/bin/python bench/ingest.py

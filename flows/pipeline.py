@@ -78,6 +78,16 @@ def close_task(lake: str, month: str) -> dict[str, Any]:
             "path": str(snapshot.path), "already_closed": before is not None}
 
 
+@task(name="report", retries=1, retry_delay_seconds=10)
+def report_task(lake: str, month: str) -> str:
+    """Write the month's operating-review pack to <lake>/reports/M/ (replaced whole) and publish a link to it."""
+    from report.pack import publish_artifact, write
+
+    written = write(lake, month)
+    publish_artifact(written, month)
+    return str(written.folder / "index.html")
+
+
 def _rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: (round(v, 2) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
 
@@ -183,14 +193,17 @@ def previous_month(today: dt.date | None = None) -> str:
 @flow(name="monthly-close", log_prints=True)
 def monthly_close_flow(lake: str | None = None, month: str | None = None) -> dict[str, Any]:
     """Close the month (default: last month): publish its finance tables (uptake close), then write the published
-    ROI tables to exports/YYYY-MM/. Re-running it never republishes a closed month."""
+    ROI tables to exports/YYYY-MM/ and the operating-review pack to reports/YYYY-MM/ (a Prefect artifact links
+    to it). Re-running it never republishes a closed month."""
     month = month or previous_month()
     lake = str(settings(lake=lake).lake)
     closed = close_task(lake, month)
     paths = export_task(lake, month, month)
+    report = report_task(lake, month)
     state = "already closed" if closed["already_closed"] else "closed"
-    print(f"monthly close {month}: {state} (version {closed['version']}, {closed['closed_at']}); {', '.join(paths)}")
-    return {**closed, "exports": paths}
+    print(f"monthly close {month}: {state} (version {closed['version']}, {closed['closed_at']}); {', '.join(paths)}; "
+          f"pack: {report}")
+    return {**closed, "exports": paths, "report": report}
 
 
 @flow(name="demo", log_prints=True)
@@ -275,6 +288,11 @@ def demo(out: str = "demo", seed: int = 1, people: int = 600, months: int = 6) -
     for w in result["build"]["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
     phases["finance tables"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    from report.pack import write as write_pack
+
+    print(f"operating-review pack: {write_pack(Path(out) / 'lake', month).folder / 'index.html'}")
+    phases["report"] = time.perf_counter() - clock
     print("\ndemo took " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items())
           + f"; {time.perf_counter() - started:.1f} s in all (Prefect's server started during generation)")
     return 0 if same else 1

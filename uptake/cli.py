@@ -143,6 +143,26 @@ def _roi(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from report.pack import write
+    from report.queries import ReportError
+
+    s = settings(lake=args.lake)
+    if not s.lake.is_dir():
+        print(f"uptake report: {s.lake}: {_no_lake(s.lake_named)}", file=sys.stderr)
+        return 1
+    try:
+        written = write(s.lake, args.month, args.out)
+    except ReportError as exc:
+        print(f"uptake report: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps({"month": args.month, "folder": str(written.folder),
+                      "index": str(written.folder / "index.html"), "pdf": str(written.folder / "report.pdf"),
+                      "files": [p.name for p in written.files],
+                      "seconds": {k: round(v, 2) for k, v in written.seconds.items()}}, indent=2))
+    return 0
+
+
 def result_note() -> str:
     from warehouse.roi import NOTE
 
@@ -161,9 +181,20 @@ def _close(args: argparse.Namespace) -> int:
     except CloseError as exc:
         print(f"uptake close: {exc}", file=sys.stderr)
         return 1
+    from report.pack import write as write_pack
+    from report.queries import ReportError
+
+    pack, failed = None, None
+    try:  # the month's operating-review pack, as published: <lake>/reports/M/
+        pack = write_pack(s.lake, snapshot.month).folder
+    except ReportError as exc:
+        failed = str(exc)
     print(json.dumps({"month": snapshot.month, "version": snapshot.version, "closed_at": snapshot.closed_at,
-                      "last_ingest_run": snapshot.manifest["last_ingest_run"], "published": str(snapshot.path)},
-                     indent=2))
+                      "last_ingest_run": snapshot.manifest["last_ingest_run"], "published": str(snapshot.path),
+                      "report": str(pack / "index.html") if pack else None}, indent=2))
+    if failed:
+        print(f"uptake close: {snapshot.month} is closed, but its pack was not written: {failed}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -265,13 +296,20 @@ def build_parser() -> argparse.ArgumentParser:
                 "  uptake roi --month 2026-10 --lake demo/lake --format json --all-methods")
     p.set_defaults(run=_roi)
 
-    p = sub.add_parser("close", help="publish a month's finance tables; later data is listed as restatements")
+    p = sub.add_parser("close", help="publish a month's finance tables (later data is listed as restatements) and "
+                                     "write its operating-review pack to <lake>/reports/YYYY-MM/")
     p.add_argument("--month", required=True, help="YYYY-MM")
     p.add_argument("--restate", action="store_true",
                    help="publish a month already closed again, as its next version (deliberately; the earlier "
                         "versions stay)")
     p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
     p.set_defaults(run=_close)
+
+    p = sub.add_parser("report", help="the monthly operating-review pack: HTML pages and a PDF, offline")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--lake", help="lake folder (default $UPTAKE_LAKE, then ./lake)")
+    p.add_argument("--out", help="folder to write (default <lake>/reports/YYYY-MM/); replaced whole")
+    p.set_defaults(run=_report)
 
     p = sub.add_parser("demo", help="generate → ingest → build → ROI table, through the Prefect flows")
     p.add_argument("--out", default="demo", help="folder for the generated organization and its lake (default demo)")
