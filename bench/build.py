@@ -4,8 +4,11 @@
 
 For each size, `uptake generate` writes an organization of about that many events and `uptake ingest` lands
 it (not timed here; see bench/ingest.py); then `uptake build` runs `--rounds` times on it. Printed: the best
-build time per size, its phases (loading, models, expectations: the expectations' share of the build), and
-the ratio of times against the ratio of events (goal: 10× the events costs ≤ 12× the time).
+build time per size, its phases (loading, models, expectations: the expectations' share of the build), and,
+between the smallest and the largest size, the **cost per million events** (the slope: extra seconds per extra
+million events), the fixed cost it implies, the ratio of times against the ratio of events (goal: 10× the
+events costs ≤ 12× the time), and the models whose time grows faster than the events (a superlinear model: its
+time ratio above 1.2 × the events ratio, among those taking 0.2 s or more at the largest size).
 """
 
 from __future__ import annotations
@@ -48,13 +51,32 @@ def bench(events: int, rounds: int) -> dict:
         wall = time.perf_counter() - t
         result = json.loads(out.stdout)
         if best is None or wall < best["wall_s"]:
-            best = {"events": n, "wall_s": round(wall, 2), "phases": result["phases"]}
+            best = {"events": n, "wall_s": round(wall, 2), "phases": result["phases"], "models": result["models"]}
     assert best is not None
     share = best["phases"].get("expectations_s", 0) / best["wall_s"]
     best["expectations_share"] = round(share, 3)
     print(f"{n:,} events: build {best['wall_s']:.1f}s (phases {best['phases']}); "
           f"expectations {share:.0%} of the build")
     return best
+
+
+def growth(a: dict, b: dict) -> dict:
+    """How the build's cost grows from size a to size b (b the larger)."""
+    millions = (b["events"] - a["events"]) / 1e6
+    per_million = (b["wall_s"] - a["wall_s"]) / millions
+    events_ratio = b["events"] / a["events"]
+    superlinear = {
+        table: round(b["models"][table] / a["models"][table], 1)
+        for table in b["models"]
+        if b["models"][table] >= 0.2 and a["models"].get(table)
+        and b["models"][table] / a["models"][table] > 1.2 * events_ratio
+    }
+    phases = {k: round((b["phases"][k] - a["phases"].get(k, 0.0)) / millions, 2) for k in b["phases"]}
+    return {"seconds_per_million_events": round(per_million, 2),
+            "fixed_seconds": round(a["wall_s"] - per_million * a["events"] / 1e6, 2),
+            "phases_seconds_per_million_events": phases,
+            "events_ratio": round(events_ratio, 2), "time_ratio": round(b["wall_s"] / a["wall_s"], 2),
+            "superlinear_models": superlinear}
 
 
 def main() -> None:
@@ -64,11 +86,17 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     results = [bench(n, args.rounds) for n in args.events]
+    report: dict = {"sizes": results}
     if len(results) > 1:
-        a, b = results[0], results[-1]
-        print(f"\n{b['events'] / a['events']:.1f}× the events cost {b['wall_s'] / a['wall_s']:.1f}× the time "
+        g = growth(results[0], results[-1])
+        report["growth"] = g
+        print(f"\ncost per million events: {g['seconds_per_million_events']:.1f} s (fixed {g['fixed_seconds']:.1f} s; "
+              f"per phase {g['phases_seconds_per_million_events']})")
+        print(f"{g['events_ratio']:.1f}× the events cost {g['time_ratio']:.1f}× the time "
               f"(goal: 10× the events in ≤ 12× the time)")
-    print(json.dumps(results, indent=1))
+        print("models growing faster than the events: "
+              + (", ".join(f"{t} ({r}×)" for t, r in g["superlinear_models"].items()) or "none"))
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 
 from expectations.suites import SUITES, Check, checks
+from pipelines.sql import lit
 
 RESULTS = Path("quality") / "expectations.jsonl"
 DOCS = Path("docs") / "data_docs"
@@ -163,5 +164,4 @@ def load_results(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
     con.execute("comment on table quality_expectations is 'Expectation results of every build, failed builds "
                 "included. Grain: one row per build run and expectation.'")
     for c, d in docs.items():
-        text = d.replace("'", "''")
-        con.execute(f"comment on column quality_expectations.\"{c}\" is '{text}'")
+        con.execute(f"comment on column quality_expectations.\"{c}\" is {lit(d)}")

@@ -31,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.lake import Lake, LakeError, file_sha256, fsync_dir, pseudonymize
+from pipelines.sql import lit
 from schemas import events as contract
 from schemas.reference import TABLES, ReferenceError, load_reference
 from warehouse import methods
@@ -93,19 +94,15 @@ def models() -> list[Model]:
     return [read_model(p) for p in sorted(SQL_DIR.glob("*.sql"))]
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _comment(con: duckdb.DuckDBPyConnection, table: str, doc: str, columns: dict[str, str]) -> None:
     """COMMENT ON the table and every column; a column without a doc is a build error."""
-    con.execute(f"comment on table {table} is {_lit(doc)}")
+    con.execute(f"comment on table {table} is {lit(doc)}")
     actual = [r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()]
     missing = [c for c in actual if c not in columns]
     if missing:
         raise BuildError(f"table {table}: no description for column(s) {', '.join(missing)}")
     for c in actual:
-        con.execute(f"comment on column {table}.{c} is {_lit(columns[c])}")
+        con.execute(f"comment on column {table}.{c} is {lit(columns[c])}")
 
 
 @dataclass
@@ -114,12 +111,14 @@ class BuildResult:
     seconds: float
     rows: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
+    models: dict[str, float] = field(default_factory=dict)  # table: seconds its model took
     warnings: list[str] = field(default_factory=list)
     docs: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"warehouse": str(self.path), "seconds": round(self.seconds, 2), "rows": self.rows,
-                "phases": {k: round(v, 2) for k, v in self.phases.items()}, "warnings": self.warnings,
+                "phases": {k: round(v, 2) for k, v in self.phases.items()},
+                "models": {k: round(v, 3) for k, v in self.models.items()}, "warnings": self.warnings,
                 "data_docs": str(self.docs) if self.docs else None}
 
 
@@ -262,11 +261,13 @@ def _build(lk: Lake, reference: str | Path, expectations: bool, threads: int | N
         result.phases["load_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
         for m in models():
+            model_clock = time.perf_counter()
             try:
                 con.execute(m.sql)
             except duckdb.Error as exc:
                 raise BuildError(f"{m.path.name}: {exc}") from exc
             _comment(con, m.table, f"{m.purpose} Grain: {m.grain}.", m.columns)
+            result.models[m.table] = time.perf_counter() - model_clock
         result.phases["models_s"] = time.perf_counter() - clock
         con.execute("drop table landed_events")  # `events` holds every landed row, resolved
         con.execute("drop table ledger_files")  # `quality` holds the ledger

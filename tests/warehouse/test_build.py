@@ -261,8 +261,11 @@ def test_rebuilds_with_no_new_data_change_nothing(built, small_org, tmp_path):
     shutil.copytree(built.parent, lake)
     build(lake, small_org / "reference", expectations=False, threads=4)
     first = _finance_dump(lake / "warehouse.duckdb")
-    build(lake, small_org / "reference", expectations=False, threads=3)
+    result = build(lake, small_org / "reference", expectations=False, threads=3)
     assert _finance_dump(lake / "warehouse.duckdb") == first
+    # each model's time is reported (bench/build.py reads them to find a model that grows faster than the events)
+    assert list(result.as_dict()["models"]) == [m.table for m in models()]
+    assert 0 < sum(result.models.values()) <= result.phases["models_s"]
 
 
 def test_exact_sums_do_not_depend_on_the_order_of_a_parallel_aggregation():

@@ -79,7 +79,7 @@ def _items(seed: int, go_live: dict[str, dt.date | None], months: int = 5, peopl
 # --------------------------------------------------------------------------------------------- did: mpdta
 @pytest.fixture(scope="module")
 def mpdta() -> pd.DataFrame:
-    moderndid = pytest.importorskip("moderndid")
+    import moderndid
     return moderndid.load_mpdta().to_pandas()
 
 
@@ -178,7 +178,7 @@ def test_did_on_items_equals_moderndid_on_the_cell_means(con):
 def test_did_interval_is_the_delta_method_over_a_person_clustered_regression(con):
     """saving = −att / share is a function of cell means of the metric and of `assisted`; pyfixest regresses
     both (stacked) on cell dummies with errors clustered by person, and the delta method gives the same se."""
-    pf = pytest.importorskip("pyfixest")
+    import pyfixest as pf
     items = _items(5, GO_LIVE)
     _load(con, items, {"ENT": list(GO_LIVE)})
     methods.run_models(con, [DID])
@@ -253,7 +253,7 @@ def test_did_without_controls_or_base_month_has_no_row(con):
 
 # --------------------------------------------------------------------------------------------- within_actor
 def test_within_actor_equals_pyfixest_feols_with_person_fixed_effects(con):
-    pf = pytest.importorskip("pyfixest")
+    import pyfixest as pf
     rng = np.random.default_rng(4)
     n = 4000
     actor = rng.integers(0, 60, n)
