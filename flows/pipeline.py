@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shutil
 import sys
 import threading
 import time
@@ -222,6 +223,9 @@ def demo_flow(out: str = "demo", last_month: str | None = None) -> dict[str, Any
     return {"ingest": summary["total"], "build": built, "phases": phases}
 
 
+SERVER_START_TIMEOUT_S = 120
+
+
 def _start_prefect_server() -> None:
     """Prefect's temporary server, when no PREFECT_API_URL is set (the demo's flows need it)."""
     from prefect.settings import PREFECT_API_URL
@@ -229,7 +233,9 @@ def _start_prefect_server() -> None:
     if not PREFECT_API_URL.value():
         from prefect.server.api.server import SubprocessASGIServer
 
-        SubprocessASGIServer().start()
+        # Prefect waits 20 s by default, counted in its own sleeps: a loaded machine (generation runs beside it)
+        # needs longer, and a second server started by the flow on the same port would fail to bind
+        SubprocessASGIServer().start(timeout=SERVER_START_TIMEOUT_S)
 
 
 def _import_heavy_modules() -> None:
@@ -259,12 +265,46 @@ def _fresh_as_of(last_month: str) -> Iterator[None]:
             os.environ["UPTAKE_FRESHNESS_HOURS"] = before
 
 
+class DemoError(Exception):
+    """The demo cannot use the folder it was given."""
+
+
+DEMO_PARTS = ("landing", "reference", "lake", "truth.json")
+
+
+def start_over(out: Path) -> None:
+    """Make `out` ready for a new demo: a previous demo there (it has truth.json) is removed (generating the same
+    seed again would find every file already ingested in its lake); a folder that holds anything else is refused."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise DemoError(f"{out}: exists and is not a folder; choose another --out")
+    entries = {p.name for p in out.iterdir()}
+    if not entries:
+        return
+    if "truth.json" not in entries or entries - set(DEMO_PARTS):
+        raise DemoError(f"{out}: not empty and not a previous demo ({', '.join(sorted(entries)[:3])}, ...); "
+                        "choose another --out")
+    print(f"replacing the previous demo in {out}")
+    for name in DEMO_PARTS:
+        part = out / name
+        if part.is_dir():
+            shutil.rmtree(part)
+        else:
+            part.unlink(missing_ok=True)
+
+
 def demo(out: str = "demo", seed: int = 1, people: int = 600, months: int = 6) -> int:
     """`uptake demo`: generate an organization (while Prefect's temporary server starts), ingest and build it
     through the Prefect flows, print the finance tables of the last month; the time each step took, last."""
     from uptake.generate import generate
 
     started = time.perf_counter()
+    try:
+        start_over(Path(out))
+    except DemoError as exc:
+        print(f"uptake demo: {exc}", file=sys.stderr)
+        return 1
     phases: dict[str, float] = {}
     server = threading.Thread(target=_start_prefect_server, daemon=True)
     server.start()
@@ -303,18 +343,19 @@ def print_finance(lake: Path, month: str, truth: dict[str, Any]) -> None:
     planted saving against the interval the warehouse measured for it."""
     import duckdb
 
-    from warehouse.roi import roi_tables
+    from warehouse.roi import roi_tables, shown
 
     result = roi_tables(lake, month)
+    roi, service = shown(result)  # the recommended method's rows, as `uptake roi` prints them
     cols = ["attribution", "org_unit", "subject", "method", "n", "hours", "hours_ci_low", "hours_ci_high",
             "value_usd", "cost_usd", "roi", "suppressed"]
-    rows = [r for r in result.roi.select(cols).to_pylist() if r["org_unit"].count("-") < 2]  # teams left out
-    print(f"\nROI {month}: staff time only (business units and departments; `uptake roi --month {month} --lake "
-          f"{lake}` for all rows):")
+    rows = [r for r in roi.select(cols).to_pylist() if r["org_unit"].count("-") < 2]  # teams left out
+    print(f"\nROI {month}: staff time only, the recommended method of each row (business units and departments; "
+          f"`uptake roi --month {month} --lake {lake} --all-methods` for every method and team):")
     _table(cols, rows)
     scols = ["org_unit", "method", "submitted", "assisted_mean_hours", "baseline_mean_hours", "saving_hours",
              "saving_ci_low", "saving_ci_high", "backlog_open", "backlog_over_sla"]
-    srows = [r for r in result.service_level.select(["workflow", *scols]).to_pylist() if r["org_unit"].count("-") < 2]
+    srows = [r for r in service.select(["workflow", *scols]).to_pylist() if r["org_unit"].count("-") < 2]
     print(f"\nservice levels {month}: letter turnaround in hours (elapsed time: never in dollars):")
     _table(["workflow", *scols], srows)
     con = duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True)
@@ -326,25 +367,26 @@ def print_finance(lake: Path, month: str, truth: dict[str, Any]) -> None:
         for tool, n, active, over, idle, idle_cost in seats:
             print(f"  {tool}: {n} seats, {_fmt(active)} active users, {_fmt(over)} over seats, {_fmt(idle)} idle "
                   f"(${_fmt(idle_cost)})")
-        print("\nplanted savings against the intervals measured (concurrent_control, enterprise):")
+        print("\nplanted savings against the intervals measured (the recommended method, enterprise):")
         for wf, effect in truth["effects"].items():
-            got = con.execute("""select saving_ci_low, saving_ci_high from workflow_attribution_monthly
-                                 where workflow = ? and month = ? and level = 'enterprise'
-                                   and method = 'concurrent_control'""", [wf, month]).fetchall()
+            got = con.execute("""select saving_ci_low, saving_ci_high, method from workflow_attribution_monthly
+                                 where workflow = ? and month = ? and level = 'enterprise' and recommended""",
+                              [wf, month]).fetchall()
             _planted(f"{wf} staff time ({effect['metric']})", effect["saving_per_item"], got)
         for wf, effect in truth.get("service_levels", {}).items():
-            got = con.execute("""select saving_ci_low, saving_ci_high from service_level_monthly
-                                 where workflow = ? and month = ? and level = 'enterprise'
-                                   and method = 'concurrent_control'""", [wf, month]).fetchall()
+            got = con.execute("""select saving_ci_low, saving_ci_high, method from service_level_monthly
+                                 where workflow = ? and month = ? and level = 'enterprise' and recommended""",
+                              [wf, month]).fetchall()
             _planted(f"{wf} service level ({effect['metric']})", effect["saving_per_item"], got)
     finally:
         con.close()
 
 
 def _planted(what: str, effect: float, got: list[tuple[Any, ...]]) -> None:
-    lo, hi = got[0] if got else (None, None)
-    verdict = "no interval" if lo is None else ("inside" if lo <= effect <= hi else "OUTSIDE")
-    print(f"  {what}: planted {effect:g}, 95 % interval [{_fmt(lo)}, {_fmt(hi)}]: {verdict}")
+    """One line: the planted effect against the interval (lo, hi, method) the warehouse measured."""
+    lo, hi, method = got[0] if got else (None, None, None)
+    verdict = "no interval" if lo is None or hi is None else ("inside" if lo <= effect <= hi else "OUTSIDE")
+    print(f"  {what}: planted {effect:g}, 95 % interval [{_fmt(lo)}, {_fmt(hi)}] ({method or 'no row'}): {verdict}")
 
 
 def _table(cols: list[str], rows: list[dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import shutil
 import tempfile
@@ -691,10 +692,17 @@ def write_pdf(html: str, path: Path) -> None:
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
     fetcher = URLFetcher(allowed_protocols=("data",), fail_on_errors=True)
+    # WeasyPrint warns once per table about the screen-only CSS great_tables writes (overflow-x: auto): noise in
+    # every run's log, while a URL it would fetch is an error above
+    css_log = logging.getLogger("weasyprint")
+    level = css_log.level
+    css_log.setLevel(logging.ERROR)
     try:
         HTML(string=html, base_url=str(TEMPLATES), url_fetcher=fetcher).write_pdf(path)
     except FatalURLFetchingError as exc:
         raise ReportError(f"{path.name}: {exc}: the pack must embed everything it shows") from None
+    finally:
+        css_log.setLevel(level)
 
 
 def write(lake: str | Path, month: str, out: str | Path | None = None,

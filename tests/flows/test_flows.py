@@ -111,3 +111,38 @@ def test_the_demo_ends_without_warnings_about_its_own_data(prefect_server, tmp_p
     assert "ingest counts equal truth.json" in out
     assert "freshness" not in err and "warning:" not in err, err[-2000:]
     assert "Calculating Metrics" not in out + err  # GX's progress bars
+    assert "weasyprint" not in (out + err).lower() and "Traceback" not in out + err
+    # every planted saving is checked against the recommended row, and lies inside its interval
+    planted = [line for line in out.splitlines() if ": planted " in line]
+    assert len(planted) == 3 and all(line.endswith(": inside") for line in planted), planted
+    assert all(any(f"({m})" in line for m in ("did", "within_actor", "concurrent_control", "pre_go_live"))
+               for line in planted)
+    assert f"operating-review pack: {tmp_path / 'demo' / 'lake' / 'reports'}" in out
+    assert "demo took generate" in out
+
+
+def test_a_second_demo_in_the_same_folder_starts_over_and_a_foreign_folder_is_refused(tmp_path: Path, capsys):
+    """Generating the same seed into a previous demo's lake would find every file already ingested (0 landed,
+    "counts differ"): the demo removes its own previous output first, and refuses a folder it did not make."""
+    from flows.pipeline import DemoError, demo, start_over
+
+    old = tmp_path / "demo"
+    for part in ("landing", "reference", "lake/events"):
+        (old / part).mkdir(parents=True)
+    (old / "truth.json").write_text("{}")
+    (old / "lake" / "events" / "x.parquet").write_bytes(b"PAR1")
+    start_over(old)
+    assert old.is_dir() and list(old.iterdir()) == []
+    start_over(tmp_path / "absent")  # nothing to do
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("do not delete")
+    with pytest.raises(DemoError, match="not empty and not a previous demo"):
+        start_over(mine)
+    (mine / "truth.json").write_text("{}")  # a demo's name among other things is still not a demo
+    with pytest.raises(DemoError):
+        start_over(mine)
+    assert (mine / "thesis.tex").read_text() == "do not delete"
+    assert demo(out=str(mine)) == 1
+    assert capsys.readouterr().err.startswith(f"uptake demo: {mine}: not empty and not a previous demo")
