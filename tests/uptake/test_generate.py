@@ -176,3 +176,72 @@ def test_refuses_what_it_cannot_make(tmp_path: Path):
         generate(tmp_path, end_month="2999-01")
     with pytest.raises(GenerateError, match="copilot-seat-shortfall"):
         generate(tmp_path, copilot_seat_shortfall=1.0)
+
+
+def test_columnar_work_items_are_the_items_the_warehouse_builds_from_the_events(built):
+    """The methods' bias tests and bench/coverage.py run on `items.work_items` (no events, no ingest) instead of
+    a generate → ingest → build: they are only as good as this equality. Same seed and size as the session's
+    small organization: per workflow, metric, unit and month, the same items, values, and assisted items."""
+    import duckdb
+
+    from tests.conftest import SMALL
+    from uptake.generate.items import work_items
+
+    items = work_items(**SMALL)
+    con = duckdb.connect()
+    try:
+        con.execute("attach ? as w (read_only)", [str(built)])
+        con.register("columnar", items.work_items)
+        per_key = """select workflow, metric, org_unit, month, count(*) as n, count(value) as n_value,
+                       sum(value) as total, count(*) filter (where assisted) as n_assisted,
+                       count(*) filter (where live) as n_live, count(distinct actor_key) as people
+                     from {} group by all"""
+        diff = con.execute(f"""
+            select coalesce(a.workflow, b.workflow), coalesce(a.metric, b.metric), coalesce(a.org_unit, b.org_unit),
+              coalesce(a.month, b.month), a.n, b.n, a.total, b.total
+            from ({per_key.format('columnar')}) a full join ({per_key.format('w.work_items')}) b
+              using (workflow, metric, org_unit, month)
+            where a.n is distinct from b.n or a.n_value is distinct from b.n_value
+               or a.n_assisted is distinct from b.n_assisted or a.n_live is distinct from b.n_live
+               or a.people is distinct from b.people or abs(a.total - b.total) > 1e-6 * (1 + abs(b.total))
+               or (a.total is null) <> (b.total is null)""").fetchall()
+        (keys,) = con.execute(f"select count(*) from ({per_key.format('w.work_items')})").fetchone()  # type: ignore[misc]
+    finally:
+        con.close()
+    assert keys >= 40 and diff == [], diff[:5]  # 44 keys: 3 metrics x live units x 4 months
+
+
+def test_generate_plants_the_biases_asked_on_the_command_line_and_records_them(tmp_path: Path, capsys):
+    """`uptake generate --trend --self-selection --never-live`: truth.json records them, the never-live team has no
+    go-live, and ACW drifts up month by month in the events written (the trend the naive pre_go_live books)."""
+    import gzip
+
+    from uptake.cli import main
+
+    out = tmp_path / "biased"
+    args = ["generate", "--out", str(out), "--people", "300", "--months", "4", "--volume", "0.2", "--seed", "5"]
+    assert main([*args, "--trend", "15", "--self-selection", "2", "--never-live", "CC-PRV-B"]) == 0
+    truth = json.loads((out / "truth.json").read_text())
+    assert truth["biases"] == {"trend_seconds_per_month": 15.0, "self_selection": 2.0, "never_live": "CC-PRV-B",
+                               "trend_metrics": ["acw_seconds", "work_seconds"]}
+    assert not [k for k in truth["go_live"] if k.endswith("/CC-PRV-B")]
+    assert "CC-PRV-B" not in (out / "reference" / "go_live.csv").read_text()
+    # unassisted ACW by generated month: rises by about 15 s a month
+    acw: dict[str, list[float]] = {}
+    for f in sorted((out / "landing").glob("*genesys*")):
+        opener = gzip.open if f.suffix == ".gz" else open
+        with opener(f, "rb") as fh:
+            for raw in fh:
+                try:  # the generator plants bad lines too: skip what does not parse
+                    e = json.loads(raw)
+                except ValueError:
+                    continue
+                call = isinstance(e, dict) and e.get("event_type") == "call_completed"
+                if call and e.get("ai_summary_offered") is False and isinstance(e.get("acw_seconds"), int | float):
+                    acw.setdefault(e["occurred_at"][:7], []).append(e["acw_seconds"])
+    means = [sum(acw[m]) / len(acw[m]) for m in truth["months"]]  # (a few events fall outside: late, planted)
+    steps = [b - a for a, b in zip(means, means[1:], strict=False)]
+    assert len(steps) == 3 and all(5 < s < 25 for s in steps), means
+
+    assert main(["generate", "--out", str(tmp_path / "bad"), "--never-live", "NOPE"]) == 1
+    assert "NOPE" in capsys.readouterr().err
