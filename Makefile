@@ -29,7 +29,7 @@ demo: env
 	$(VENV)/bin/uptake demo --out $(DEMO_DIR)
 
 test: env browser
-	$(VENV)/bin/python -m pytest -q -p no:logging
+	$(VENV)/bin/python -m pytest -q -p no:logging --durations=25
 
 test-fast: env browser
 	$(VENV)/bin/python -m pytest -q -m "not slow"
