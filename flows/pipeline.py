@@ -239,10 +239,13 @@ def _start_prefect_server() -> None:
 
 
 def _import_heavy_modules() -> None:
-    """Apache Beam and Great Expectations take seconds to import: done while the demo generates."""
+    """Apache Beam, Great Expectations and the report's libraries (pandas, Altair, great_tables, WeasyPrint) take
+    seconds to import: done on the other core while the demo generates (single-threaded numpy)."""
     import great_expectations  # noqa: F401
+    import weasyprint  # noqa: F401
 
     import pipelines.stage  # noqa: F401
+    import report.pack  # noqa: F401
 
 
 @contextlib.contextmanager

@@ -201,10 +201,11 @@ def _load_ledger(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
 
 
 def _load_t_quantiles(con: duckdb.DuckDBPyConnection) -> None:
-    from scipy.stats import t as student_t
+    import numpy as np
+    from scipy.special import stdtrit  # t's inverse CDF: scipy.stats.t.ppf's values, without importing scipy.stats
 
-    df = list(range(1, 1001))
-    table = pa.table({"df": pa.array(df, pa.int32()), "t975": pa.array(student_t.ppf(0.975, df), pa.float64())})
+    df = np.arange(1, 1001)
+    table = pa.table({"df": pa.array(df, pa.int32()), "t975": pa.array(stdtrit(df, 0.975), pa.float64())})
     con.register("incoming", table)
     con.execute("create table t_quantiles as select * from incoming")
     con.unregister("incoming")

@@ -395,3 +395,19 @@ def test_self_selection_breaks_concurrent_control_and_not_within_actor_or_did(co
     # exactly one recommended row per org unit and month
     keys = {(u, mo) for _, u, mo in est}
     assert all(sum(r["recommended"] for (m, u, mo), r in est.items() if (u, mo) == k) == 1 for k in keys)
+
+
+def test_t_quantiles_are_students():
+    """The build's t table (scipy.special.stdtrit, a light import) equals scipy.stats' t quantiles."""
+    from scipy.stats import t as student_t
+
+    con = duckdb.connect()
+    try:
+        methods.load_t_quantiles(con)
+        got = dict(con.execute("select df, t975 from t_quantiles").fetchall())
+    finally:
+        con.close()
+    assert sorted(got) == list(range(1, 1001))
+    assert got[1] == pytest.approx(12.706204736, rel=1e-9)  # the textbook's first row
+    assert got[30] == pytest.approx(2.042272456, rel=1e-9)
+    assert all(got[df] == pytest.approx(student_t.ppf(0.975, df), rel=1e-12) for df in (2, 7, 60, 250, 1000))
