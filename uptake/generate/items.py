@@ -89,7 +89,7 @@ def work_items(seed: int = 1, months: int = 6, people: int = 600, end_month: str
     has = go < far
     go_day = go.astype("datetime64[D]")
     # the go-live unit is the team itself (org.GO_LIVE is per team; the warehouse takes the nearest ancestor)
-    go_live_unit = np.where(has, col["org_unit"], None)
+    go_live_unit = np.where(has, col["org_unit"], np.array(None, dtype=object))
     table = pa.table({
         "workflow": pa.array(col["workflow"], pa.string()),
         "tool": pa.array(col["tool"], pa.string()),
