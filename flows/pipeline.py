@@ -11,6 +11,7 @@ artifacts (accounting, expectation results, ROI table) that show in the Prefect 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import os
@@ -25,6 +26,7 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_table_artifact
 
+from flows.serve import LocalServer
 from uptake.config import settings
 from uptake.noise import quiet_libraries
 
@@ -226,18 +228,6 @@ def demo_flow(out: str = "demo", last_month: str | None = None) -> dict[str, Any
 SERVER_START_TIMEOUT_S = 120
 
 
-def _start_prefect_server() -> None:
-    """Prefect's temporary server, when no PREFECT_API_URL is set (the demo's flows need it)."""
-    from prefect.settings import PREFECT_API_URL
-
-    if not PREFECT_API_URL.value():
-        from prefect.server.api.server import SubprocessASGIServer
-
-        # Prefect waits 20 s by default, counted in its own sleeps: a loaded machine (generation runs beside it)
-        # needs longer, and a second server started by the flow on the same port would fail to bind
-        SubprocessASGIServer().start(timeout=SERVER_START_TIMEOUT_S)
-
-
 def _import_heavy_modules() -> None:
     """Apache Beam, Great Expectations and the report's libraries (pandas, Altair, great_tables, WeasyPrint) take
     seconds to import: done on the other core while the demo generates (single-threaded numpy)."""
@@ -309,16 +299,24 @@ def demo(out: str = "demo", seed: int = 1, people: int = 600, months: int = 6) -
         print(f"uptake demo: {exc}", file=sys.stderr)
         return 1
     phases: dict[str, float] = {}
-    server = threading.Thread(target=_start_prefect_server, daemon=True)
-    server.start()
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # Prefect's server in its own process, started now: its imports overlap the generation (no API configured:
+    # Prefect's default home, as its temporary server would use; this process never imports the server)
+    # Its UI too: the flow runs' "View at" links work while the demo runs. Stopped at exit, after Prefect's own
+    # exit handlers (registered later, so run first) have sent the runs' last logs and events to it.
+    server = None if PREFECT_API_URL.value() else LocalServer(home=None, ui=True)
+    if server:
+        atexit.register(server.stop)
     threading.Thread(target=_import_heavy_modules, daemon=True).start()
     truth = generate(out, seed=seed, people=people, months=months, progress=False)
     phases["generate"] = time.perf_counter() - started
     print(f"generated {truth['events']:,} events in {len(truth['files'])} files under {out}")
     clock = time.perf_counter()
-    server.join()
+    api = {PREFECT_API_URL: server.wait(SERVER_START_TIMEOUT_S)} if server else {}
     phases["waiting for Prefect's server"] = time.perf_counter() - clock
-    result = demo_flow(out=out, last_month=truth["months"][-1])
+    with temporary_settings(api):
+        result = demo_flow(out=out, last_month=truth["months"][-1])
     phases.update(result["phases"])
     clock = time.perf_counter()
     same = all(result["ingest"][k] == truth["totals"][k] for k in COUNTS)

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -43,46 +44,62 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class LocalServer:
+    """A Prefect server in its own process on a free loopback port, started at once (its imports take seconds:
+    the caller goes on meanwhile); `wait()` until it answers, `stop()` ends it. `home`: its PREFECT_HOME (SQLite
+    database and log), or None for Prefect's default home; `ui`: serve Prefect's UI on the same port."""
+
+    def __init__(self, home: Path | None = None, ui: bool = True):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": str(ui).lower()}
+        if home is not None:
+            home.mkdir(parents=True, exist_ok=True)
+            env["PREFECT_HOME"] = str(home)
+        self.log_path = home / "server.log" if home else Path(tempfile.gettempdir()) / f"prefect-{self.port}.log"
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                                         "--port", str(self.port)], env=env, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait(self, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        return self.url
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local Prefect server did not start; see {self.log_path}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
 @contextlib.contextmanager
 def prefect_api(lake: Path, timeout: float = 120) -> Iterator[str]:
-    """The Prefect API to use: $PREFECT_API_URL, or a local server started (and stopped) here."""
+    """The Prefect API to use: $PREFECT_API_URL, or a local server (SQLite under `<lake>/.prefect`, with its UI)
+    started and stopped here."""
     url = os.environ.get("PREFECT_API_URL")
     if url:
         yield url
         return
-    home = lake / ".prefect"
-    home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    # the UI ships with Prefect and is served on the same loopback port: the links Prefect prints work
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "true"}
-    log = (home / "server.log").open("ab")
-    server = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                               "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    url = f"http://127.0.0.1:{port}/api"
+    server = LocalServer(lake / ".prefect", ui=True)
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the local Prefect server did not start; see {home / 'server.log'}")
-            time.sleep(0.5)
+        url = server.wait(timeout)
         os.environ["PREFECT_API_URL"] = url
         yield url
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+        server.stop()
 
 
 class Watcher(threading.Thread):
