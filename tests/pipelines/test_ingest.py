@@ -223,24 +223,51 @@ def _ledger_totals(lake: Path) -> dict:
     return {k: sum(r["total"][k] for r in runs) for k in COUNTS}
 
 
+def _kill_when(proc: subprocess.Popen, ready, timeout: float = 120) -> bool:
+    """SIGKILL `proc` as soon as `ready()` holds (polled every 10 ms); False when it ended first."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ready():
+            proc.kill()
+            proc.wait()
+            return True
+        time.sleep(0.01)
+    proc.wait()
+    return False
+
+
 @pytest.mark.slow
 def test_killed_runs_then_rerun_end_as_one_clean_run(ingested, small_org, truth, tmp_path: Path):
+    """SIGKILL at each phase, found by what the run leaves on disk rather than by a delay (a loaded machine moves
+    the phases): in start-up, while staging (a staged file exists), and at the commit point (the manifest is
+    written, the moves not all done). The rerun ends as if one clean run had happened."""
     clean_lake, _ = ingested
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "uptake.cli", "ingest", str(small_org / "landing"), "--reference",
            str(small_org / "reference"), "--lake"]
-    for delay in (1.0, 3.0, 5.0, 7.0, 9.0):  # kill at different points: staging, commit, after
-        lake = tmp_path / f"lake-{delay}"
+
+    def staged(lake: Path) -> bool:
+        return any(p.is_file() for p in (lake / ".staging").glob("run-*/**/*"))
+
+    def manifest(lake: Path) -> bool:
+        return any((lake / ".staging").glob("run-*/MANIFEST.json"))
+
+    started = time.monotonic()
+    phases = {"start-up": lambda lake: time.monotonic() - started > 0.5, "staging": staged, "commit": manifest}
+    fired = {}
+    for phase, ready in phases.items():
+        lake = tmp_path / f"lake-{phase}"
+        started = time.monotonic()
         proc = subprocess.Popen([*cmd, str(lake)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        proc.kill()
-        proc.wait()
+        fired[phase] = _kill_when(proc, lambda lake=lake, ready=ready: ready(lake))
         done = subprocess.run([*cmd, str(lake)], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
-        assert _ledger_totals(lake) == {k: truth["totals"][k] for k in COUNTS}, delay
-        assert _landed_set(lake) == _landed_set(clean_lake), delay
+        assert _ledger_totals(lake) == {k: truth["totals"][k] for k in COUNTS}, phase
+        assert _landed_set(lake) == _landed_set(clean_lake), phase
         assert not list((lake / ".staging").iterdir())
         shutil.rmtree(lake)
+    # start-up and staging take seconds: those kills happened; the commit point may pass between two polls
+    assert fired["start-up"] and fired["staging"], fired
 
 
 @pytest.mark.slow
