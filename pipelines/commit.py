@@ -4,18 +4,20 @@ Runs on the launcher, in DuckDB, after every range is staged (`pipelines/stage.p
 workers wrote it decides which staged copies do not land (`sql/not_landed.sql`): a repeat of an event an
 earlier run landed, or not the first copy in this run (files in path order, then lines); a copy with the
 same content is a duplicate, one with other content is quarantined as `conflicting_duplicate` (its raw
-line read back from its source). The rest is written once, partitioned by tool and event date
-(`sql/landed_events.sql`), with the run's index and quarantine; the run becomes visible through the lake's
-atomic manifest (`pipelines/lake.py`).
+line read back from its source). The rest is written once, partitioned by tool and event date (the staged
+files, each already sorted by partition, merged: the run is never sorted whole), with the run's index and
+quarantine; the run becomes visible through the lake's atomic manifest (`pipelines/lake.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import json
 import os
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from pipelines.validate import connect
 from schemas import events as contract
 
 COMMIT_MEMORY = "512MB"
+STAGED_ROW_GROUP = 4096  # rows per row group of a staged file: the merge holds one per staged file
 # Content hash of a landed row (pseudonymized, normalized, org unit as sent): what a re-send must repeat.
 # DuckDB's hash() is fast but may change between DuckDB versions: the ledger records the version, and
 # prior runs are rehashed from their landed events when it changes.
@@ -91,15 +94,15 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
 
     staged = [str(p) for p in sorted((staging / "staged").glob("*.parquet")) if _file_idx(p) not in failed]
     conflicts: list[tuple[int, int, int, int]] = []
+    drop: dict[int, list[int]] = {}
     if staged:
         con.execute(load("staged"), {"files": staged})
         _prior_view(con, lake)
         con.execute(load("not_landed"))
-        columns = ", ".join(n for n, _, _ in contract.landed_columns())
-        _write_partitions(con.sql(load("landed_events").format(files=lit_list(staged), columns=columns)),
-                          out / "events", f"run-{run:06d}-0.parquet")
         con.execute(f"copy ({load('landed_index')}) to {lit(out / 'index.parquet')} (format parquet)")
         moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
+        for f, line in con.execute("select file_idx, line from not_landed").fetchall():
+            drop.setdefault(f, []).append(line)
         fates = con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall()
         found: dict[int, Counter[str]] = {}
         for f, fate, n in fates:
@@ -108,8 +111,6 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
             counts[f].settle(c["duplicate"], c["conflicting_duplicate"])
         conflicts = con.execute("""select file_idx, source_line, src_offset, src_length from not_landed
                                    where fate = 'conflicting_duplicate' order by file_idx, source_line""").fetchall()
-    for p in sorted(out.glob("events/**/*.parquet")):
-        moves.append((rel(p), str(p.relative_to(out))))
 
     # quarantine: staged bad lines, plus conflicting duplicates read back from their source
     q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet")) if _file_idx(p) not in failed]
@@ -122,8 +123,13 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     q_out = out / "quarantine.parquet"
     con.execute(f"copy ({load('quarantine')}) to {lit(q_out)} (format parquet)", {"run": run, "started": started})
     os.chmod(q_out, 0o600)
+    con.close()  # DuckDB's memory released before the partitions are merged
+    if staged:
+        _write_partitions(staged, {f: np.array(v, np.int64) for f, v in drop.items()}, out / "events",
+                          f"run-{run:06d}-0.parquet")
+    for p in sorted(out.glob("events/**/*.parquet")):
+        moves.append((rel(p), str(p.relative_to(out))))
     moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))
-    con.close()
 
     per_file = records([i for i in inputs if not i.error], counts)
     ledger = {
@@ -160,34 +166,62 @@ def _prior_view(con: Any, lake: Lake) -> None:
                                                 content=", ".join(contract.content_columns())))
 
 
-def _write_partitions(rows: Any, root: Path, name: str, batch_rows: int = 65_536) -> None:
-    """Rows sorted by tool and event date → one Parquet file per partition, `root/tool=…/event_date=…/name`.
-    Streamed: only the partition being filled is held, so memory stays flat whatever the run's size."""
+def _write_partitions(staged: list[str], drop: dict[int, np.ndarray], root: Path, name: str) -> None:
+    """The staged files (each sorted by tool, event date, line) merged → one Parquet file per partition,
+    `root/tool=…/event_date=…/name`, without the copies that do not land (`drop`: lines per file_idx); within
+    a partition, rows in file then line order. Streamed: each staged file is read a row group at a time and
+    only the partition being filled is held, so memory stays flat whatever the run's size."""
+    files = pa.schema([(n, t) for n, t, _ in contract.landed_columns() if n not in ("tool", "event_date")])
+    written: set[tuple[str, str]] = set()
+
+    def write(key: tuple[str, str], table: pa.Table) -> None:
+        path = root / f"tool={key[0]}" / f"event_date={key[1]}" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, compression="snappy")
+
+    def flush(key: tuple[str, str], tables: list[pa.Table]) -> None:
+        if key in written:  # the staged files were not in partition order: never overwrite what was written
+            raise RuntimeError(f"partition {key} met twice while merging the staged files")
+        written.add(key)
+        # copied out of the staged row groups it was sliced from, so a write in flight holds none of them
+        table = pa.concat_tables(tables).select(files.names).cast(files)
+        table = table.take(pa.array(np.arange(table.num_rows)))
+        writes.append(pool.submit(write, key, table))
+        while len(writes) > 2:  # bounded: at most a few partitions in flight
+            writes.popleft().result()
+
+    columns = [*files.names, "tool", "event_date", "line"]
+    cursors = [_staged_runs(f, columns, drop.get(_file_idx(Path(f)))) for f in staged]
+    heap = [(run[0], i, run[1]) for i, c in enumerate(cursors) if (run := next(c, None)) is not None]
+    heapq.heapify(heap)
     writes: deque[Future] = deque()
     held: list[pa.Table] = []
     key: tuple[str, str] | None = None
-    files = pa.schema([(n, t) for n, t, _ in contract.landed_columns() if n not in ("tool", "event_date")])
-
-    def write(key: tuple[str, str], tables: list[pa.Table]) -> None:
-        path = root / f"tool={key[0]}" / f"event_date={key[1]}" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.concat_tables(tables).select(files.names).cast(files), path, compression="snappy")
-
     with ThreadPoolExecutor(2, thread_name_prefix="partition") as pool:
-        for batch in rows.to_arrow_reader(batch_rows):
-            t = pa.Table.from_batches([batch])
-            for k, lo, hi in _runs(t):
-                if key is not None and k != key:
-                    writes.append(pool.submit(write, key, held))
-                    held = []
-                    while len(writes) > 4:  # bounded: at most a few partitions in flight
-                        writes.popleft().result()
-                key = k
-                held.append(t.slice(lo, hi - lo))
+        while heap:  # the smallest key first; ties in file order (then a file's next run, in line order)
+            k, i, t = heapq.heappop(heap)
+            if key is not None and k != key:
+                flush(key, held)
+                held = []
+            key = k
+            held.append(t)
+            if (run := next(cursors[i], None)) is not None:
+                heapq.heappush(heap, (run[0], i, run[1]))
         if key is not None and held:
-            writes.append(pool.submit(write, key, held))
+            flush(key, held)
         for w in writes:
             w.result()
+
+
+def _staged_runs(path: str, columns: list[str], drop: np.ndarray | None) -> Iterator[tuple[tuple[str, str], pa.Table]]:
+    """A staged file's rows that land, as runs of one partition key, in the file's order."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=STAGED_ROW_GROUP, columns=columns, use_threads=False):
+        t = pa.Table.from_batches([batch])
+        if drop is not None:
+            t = t.filter(pa.array(~np.isin(t.column("line").to_numpy(), drop)))
+        if t.num_rows:
+            for k, lo, hi in _runs(t):
+                yield k, t.slice(lo, hi - lo)
 
 
 def _runs(t: pa.Table) -> list[tuple[tuple[str, str], int, int]]:

@@ -8,7 +8,8 @@ A worker reads its range in bounded blocks (`pipelines/blocks.py`), validates ea
 (`pipelines/validate.py`), replaces actor ids by their keyed hash, computes each row's content hash, and
 writes, under the run's staging folder, everything the commit needs:
 
-    staged/fF-rR-K.parquet      the rows that passed, in their landed form (pseudonym, content hash, lineage)
+    staged/fF-rR-K.parquet      the rows that passed, in their landed form (pseudonym, content hash, lineage),
+                                sorted by partition (tool, event date), then line
     quarantine/fF-rR.parquet    the range's quarantined lines (raw bytes)
     ranges/fF-rR.json           the range's counts, written last (the range is done)
 
@@ -42,13 +43,14 @@ from apache_beam.metrics import Metrics
 
 from pipelines.accounting import Counts
 from pipelines.blocks import Range, read_range
+from pipelines.commit import STAGED_ROW_GROUP
 from pipelines.inputs import reason
 from pipelines.lake import pseudonymize
 from pipelines.validate import BlockValidator
 from schemas import events as contract
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-BLOCK_BYTES = 64 << 20
+BLOCK_BYTES = 16 << 20  # bytes validated at once: what bounds a worker's memory
 FLUSH_ROWS = 262_144  # rows held before they are written: memory stays bounded, whatever the range
 # Beam resolves only its built-in runners by short name. The default runs in this process: the plain
 # DirectRunner first tries the Prism runner, which downloads a binary and serves gRPC on every interface.
@@ -59,7 +61,8 @@ CONTENT = contract.content_columns()
 STAGED_SQL = f"""
 select {", ".join(CONTENT)}, event_date, $run::bigint as ingest_run, $file::varchar as source_file, source_line,
        hash({", ".join(CONTENT)}) as content_hash, $file_idx::int as file_idx, line, src_offset, src_length
-from good"""
+from good
+order by tool, event_date, line"""
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ class RangeStager:
                 r.file_idx, r.path), "file_idx": r.file_idx}).to_arrow_table()
         finally:
             self.con.unregister("good")
-        write_parquet(rows, self.root / "staged" / f"{r.stem}-{k}.parquet", restricted=True)
+        write_parquet(rows, self.root / "staged" / f"{r.stem}-{k}.parquet", restricted=True, staged=True)
 
     def _quarantine(self, r: Range, q: pa.Table) -> None:
         _, source_line = self._lines(r, q.column("line_no"))
@@ -155,13 +158,18 @@ class RangeStager:
         }), self.root / "quarantine" / f"{r.stem}.parquet", restricted=True)
 
 
-def write_parquet(table: pa.Table, path: Path, restricted: bool = False) -> None:
-    """A Parquet file written whole or not at all (0600 in a 0700 folder when `restricted`)."""
+def write_parquet(table: pa.Table, path: Path, restricted: bool = False, staged: bool = False) -> None:
+    """A Parquet file written whole or not at all (0600 in a 0700 folder when `restricted`). A `staged`
+    file is read once, by the commit, row group by row group: small row groups, no dictionary, no statistics."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if restricted:
         os.chmod(path.parent, 0o700)
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="snappy")
+    if staged:
+        pq.write_table(table, tmp, compression="snappy", use_dictionary=False, write_statistics=False,
+                       row_group_size=STAGED_ROW_GROUP)
+    else:
+        pq.write_table(table, tmp, compression="snappy")
     if restricted:
         os.chmod(tmp, 0o600)
     os.replace(tmp, path)

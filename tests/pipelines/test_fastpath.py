@@ -145,3 +145,23 @@ def test_fast_path_on_realistic_lines_hands_back_nothing(small_org):
     assert (rows(good), q.to_pylist(), counts) == (rows(ref[0]), ref[1].to_pylist(), ref[2])
     # every line of a real export is decided without the reference rules
     assert v.decided["reference"] == 0 and v.decided["fast"] > 0.99 * counts["lines"], v.decided
+
+
+def test_a_parse_error_json_valid_did_not_foresee_reruns_the_block_guarded(monkeypatch):
+    # The fast query parses only lines json_valid accepts, without try(); should DuckDB still raise on a
+    # block, the block runs again with try(). Simulated: the unguarded query raises on every block.
+    from pipelines import fastpath
+
+    real = fastpath.transform_sql
+    calls = []
+
+    def raising(guarded: bool = False) -> str:
+        calls.append(guarded)
+        return real(guarded=True) if guarded else "select error('json_transform failed') as x from raw"
+
+    lines = hostile()
+    expected = run(lines, fast=True)[:3]
+    monkeypatch.setattr(fastpath, "transform_sql", raising)
+    good, q, counts, _ = run(lines, fast=True)
+    assert calls == [False, True]  # one block: tried fast, then guarded
+    assert (rows(good), q.to_pylist(), counts) == (rows(expected[0]), expected[1].to_pylist(), expected[2])

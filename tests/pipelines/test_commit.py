@@ -1,0 +1,54 @@
+"""The commit's partition writer: staged files, each sorted by partition, merged into one file per partition."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.commit import _write_partitions
+from schemas import events as contract
+
+
+def staged_file(path, rows: list[tuple[str, str, int]]) -> str:
+    """A staged file of (tool, event date, line) rows, every other landed column null but event_id."""
+    cols = {}
+    for n, t, _ in contract.landed_columns():
+        cols[n] = pa.nulls(len(rows), t)
+    cols["tool"] = pa.array([r[0] for r in rows])
+    cols["event_date"] = pa.array([dt.date.fromisoformat(r[1]) for r in rows], pa.date32())
+    cols["event_id"] = pa.array([f"{path.stem}:{r[2]}" for r in rows])
+    cols["line"] = pa.array([r[2] for r in rows], pa.int64())
+    pq.write_table(pa.table(cols), path, row_group_size=2)  # small row groups: runs cross them
+    return str(path)
+
+
+def test_staged_files_merge_into_one_file_per_partition_in_file_then_line_order(tmp_path):
+    a = staged_file(tmp_path / "f00000-r00000-0.parquet",
+                    [("copilot", "2026-01-01", 1), ("copilot", "2026-01-01", 3), ("copilot", "2026-01-02", 2),
+                     ("genesys", "2026-01-01", 4), ("genesys", "2026-01-01", 5)])
+    b = staged_file(tmp_path / "f00001-r00000-0.parquet",
+                    [("copilot", "2026-01-01", 1), ("genesys", "2026-01-01", 2), ("genesys", "2026-01-03", 3)])
+    out = tmp_path / "events"
+    # file 0 line 3 and file 1 line 2 do not land (duplicates decided before)
+    _write_partitions([a, b], {0: np.array([3]), 1: np.array([2])}, out, "run-000001-0.parquet")
+    got = {str(p.parent.relative_to(out)): pq.read_table(p).column("event_id").to_pylist()
+           for p in sorted(out.glob("**/*.parquet"))}
+    assert got == {
+        "tool=copilot/event_date=2026-01-01": ["f00000-r00000-0:1", "f00001-r00000-0:1"],  # file 0 first
+        "tool=copilot/event_date=2026-01-02": ["f00000-r00000-0:2"],
+        "tool=genesys/event_date=2026-01-01": ["f00000-r00000-0:4", "f00000-r00000-0:5"],  # file 1 line 2 dropped
+        "tool=genesys/event_date=2026-01-03": ["f00001-r00000-0:3"],
+    }
+    # 8 staged rows, 2 not landing: 6 landed, each once
+    assert sum(len(v) for v in got.values()) == 6
+
+
+def test_a_staged_file_out_of_partition_order_fails_instead_of_overwriting(tmp_path):
+    a = staged_file(tmp_path / "f00000-r00000-0.parquet",
+                    [("copilot", "2026-01-02", 1), ("copilot", "2026-01-01", 2), ("copilot", "2026-01-02", 3)])
+    with pytest.raises(RuntimeError, match="met twice"):
+        _write_partitions([a], {}, tmp_path / "events", "run-000001-0.parquet")
