@@ -50,11 +50,21 @@ def wald_pvalue(b: Sequence[float] | None, v: Sequence[float] | None) -> float |
     return float(chdtrc(rank, stat))
 
 
+# Welch–Satterthwaite degrees of freedom of a difference of two means, from each mean's variance (var / n) and
+# each arm's count; null when an arm has one item or both variances are zero. A temporary macro: the Welch
+# methods share it, and it is not left in the warehouse file.
+WELCH_DF = """
+create or replace temp macro welch_df(v_a, v_b, n_a, n_b) as
+  pow(v_a + v_b, 2) / nullif(pow(v_a, 2) / nullif(n_a - 1, 0) + pow(v_b, 2) / nullif(n_b - 1, 0), 0)
+"""
+
+
 def register(con: duckdb.DuckDBPyConnection) -> None:
-    """Give `con` the Python functions the method models call."""
+    """Give `con` the Python function and the SQL macro the method models call."""
     doubles = duckdb.list_type(sqltypes.DOUBLE)
     con.create_function("wald_pvalue", wald_pvalue, [doubles, doubles], sqltypes.DOUBLE,
                         null_handling=func.FunctionNullHandling.SPECIAL)
+    con.execute(WELCH_DF)
 
 
 def run_models(con: duckdb.DuckDBPyConnection, paths: Iterable[Path]) -> None:

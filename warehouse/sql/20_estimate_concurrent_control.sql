@@ -116,15 +116,14 @@ final as (
     median_a as assisted_median, p90_a as assisted_p90, median_b as baseline_median, p90_b as baseline_p90,
     mean_b - mean_a as saving_per_item,
     sqrt(v_a + v_b) as saving_se,
-    pow(v_a + v_b, 2) / nullif(pow(v_a, 2) / nullif(n_a - 1, 0) + pow(v_b, 2) / nullif(n_b - 1, 0), 0) as saving_df,
+    welch_df(v_a, v_b, n_a, n_b) as saving_df,
     null::double as saving_ci_low, null::double as saving_ci_high,
     actors as assisted_actors,
     case when actors >= 11 then cost_sum::double / nullif(cost_n, 0) end as hourly_cost_usd,
     units as units_covered,
     mean_t_b - mean_t_a as total_saving_per_item,
     sqrt(vt_a + vt_b) as total_saving_se,
-    pow(vt_a + vt_b, 2) / nullif(pow(vt_a, 2) / nullif(nt_a - 1, 0) + pow(vt_b, 2) / nullif(nt_b - 1, 0), 0)
-      as total_saving_df,
+    welch_df(vt_a, vt_b, nt_a, nt_b) as total_saving_df,
     b.balance_max_smd
   from paired
   left join balance b using (workflow, metric, ancestor, month)
