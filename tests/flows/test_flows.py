@@ -30,6 +30,22 @@ def test_ingest_flow_runs_on_a_real_prefect_server(prefect_server, small_org: Pa
 
 
 @pytest.mark.slow
+def _latest_artifact(key: str):
+    """The newest artifact with this key, from the test server's API."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def latest():
+        async with get_client() as client:
+            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                                limit=1, sort="CREATED_DESC")
+        return found[0]
+
+    return asyncio.run(latest())
+
+
 def test_pipeline_and_monthly_close_export_and_rerun_idempotently(prefect_server, small_org: Path, truth: dict,
                                                                 tmp_path: Path):
     from flows.pipeline import monthly_close_flow, pipeline_flow
@@ -46,6 +62,11 @@ def test_pipeline_and_monthly_close_export_and_rerun_idempotently(prefect_server
     assert (lake / "closes" / month / "v001" / "manifest.json").exists()
     assert sorted(Path(p).name for p in closed["exports"]) == ["roi.csv", "roi.parquet", "roi.service_level.csv",
                                                                "roi.service_level.parquet"]
+    # the close writes the month's operating-review pack and links it in a Prefect artifact
+    assert closed["report"] == str(lake / "reports" / month / "index.html") and Path(closed["report"]).exists()
+    assert (lake / "reports" / month / "report.pdf").stat().st_size > 0
+    link = (lake / "reports" / month / "index.html").resolve().as_uri()
+    assert _latest_artifact("operating-review-pack").data == f"[Operating review {month}]({link})"
     first = (lake / "exports" / month / "roi.csv").read_bytes()
     again_closed = monthly_close_flow(lake=str(lake), month=month)  # a re-run keeps what was published
     assert again_closed["already_closed"] and again_closed["version"] == 1
