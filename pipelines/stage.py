@@ -28,8 +28,11 @@ import datetime as dt
 import errno
 import json
 import os
+import queue
 import zlib
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,15 +79,24 @@ class StageContext:
     sources: dict[int, str] = field(default_factory=dict)  # file_idx -> the input's path, as reported
     block_bytes: int = BLOCK_BYTES
     flush_rows: int = FLUSH_ROWS
+    threads: int = 0  # ranges a worker stages at once (one DuckDB connection each); 0: one per core
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class RangeStager:
-    """Stages ranges on one worker: one DuckDB connection, one pseudonym cache."""
+    """Stages ranges on one thread: one DuckDB connection (of `duckdb_threads`), one pseudonym cache."""
 
-    def __init__(self, ctx: StageContext):
+    def __init__(self, ctx: StageContext, duckdb_threads: int | None = None):
         self.ctx = ctx
         self.root = Path(ctx.staging)
-        self.validator = BlockValidator(ctx.now)
+        self.validator = BlockValidator(ctx.now, threads=duckdb_threads)
         self.con = self.validator.con
         self.keys: dict[str, str] = {}
 
@@ -184,7 +196,12 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 # ----------------------------------------------------------------------------------------------- Beam
 class StageRange(beam.DoFn):
-    """Validates and stages one range (on a worker); emits the range's counts."""
+    """Validates and stages ranges on a worker, `ctx.threads` at a time; emits each range's counts.
+
+    A range is staged on one thread with its own DuckDB connection (one DuckDB thread each), so a worker
+    stages as many ranges at once as it has cores: DuckDB, numpy and Arrow release the GIL for their work.
+    Ranges run while the bundle's next ones arrive; each range's counts are emitted when it is done, the
+    last ones when the bundle finishes."""
 
     def __init__(self, ctx: StageContext):
         self.ctx = ctx
@@ -192,13 +209,43 @@ class StageRange(beam.DoFn):
         self.quarantined = Metrics.counter("uptake", "quarantined")
 
     def setup(self) -> None:
-        self.stager = RangeStager(self.ctx)
+        self.n = self.ctx.threads or cores()
+        self.pool = ThreadPoolExecutor(self.n, thread_name_prefix="stage")
+        self.stagers: queue.SimpleQueue[RangeStager] = queue.SimpleQueue()
+        for _ in range(self.n):
+            self.stagers.put(RangeStager(self.ctx, duckdb_threads=1 if self.n > 1 else None))
 
-    def process(self, r: Range) -> Iterator[dict[str, Any]]:
-        summary = self.stager.stage(r)
+    def start_bundle(self) -> None:
+        self.running: deque[Future[dict[str, Any]]] = deque()
+
+    def _stage(self, r: Range) -> dict[str, Any]:
+        stager = self.stagers.get()
+        try:
+            return stager.stage(r)
+        finally:
+            self.stagers.put(stager)
+
+    def _done(self, future: Future[dict[str, Any]]) -> dict[str, Any]:
+        summary = future.result()  # a range's error (a full disk) raises here, failing the bundle
         self.lines.inc(summary["lines"])
         self.quarantined.inc(summary["quarantined"])
-        yield summary
+        return summary
+
+    def process(self, r: Range) -> Iterator[dict[str, Any]]:
+        self.running.append(self.pool.submit(self._stage, r))
+        while self.running and (self.running[0].done() or len(self.running) > self.n):
+            yield self._done(self.running.popleft())
+
+    def finish_bundle(self) -> Iterator[Any]:
+        from apache_beam.transforms.window import GlobalWindow
+        from apache_beam.utils.timestamp import MIN_TIMESTAMP
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        while self.running:
+            yield WindowedValue(self._done(self.running.popleft()), MIN_TIMESTAMP, (GlobalWindow(),))
+
+    def teardown(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class StageInputs(beam.PTransform):

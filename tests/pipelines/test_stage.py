@@ -73,3 +73,48 @@ def test_stage_inputs_stages_every_range(tmp_path: Path):
     assert {(r[4], r[5]) for r in rows} == {(7, str(path))}
     q = duckdb.sql(f"select source_line, reason from '{staged}/quarantine/*.parquet' order by 1").fetchall()
     assert q == [(4, "malformed_json"), (6, "invalid_value:count")]
+
+
+def _staged(tmp_path: Path, name: str, path: Path, tasks: list, threads: int) -> tuple[list, list, list]:
+    ctx = StageContext(str(tmp_path / name), 7, NOW, b"k", {0: str(path)}, threads=threads)
+    with BeamTestPipeline() as p:
+        _ = p | StageInputs(tasks, ctx)
+    staged = tmp_path / name
+    ranges_ = sorted(f.read_text() for f in (staged / "ranges").glob("*.json"))
+    rows = duckdb.sql(f"select * exclude (content_hash) from '{staged}/staged/*.parquet' order by line").fetchall()
+    q = duckdb.sql(f"select * from '{staged}/quarantine/*.parquet' order by source_line").fetchall()
+    return ranges_, rows, q
+
+
+def test_a_worker_stages_its_ranges_concurrently_and_the_result_is_the_same(tmp_path: Path, monkeypatch):
+    import threading
+
+    from pipelines import stage
+
+    lines = [_event(i % 30, org_unit=f"U{i}") if i % 7 else "{bad" for i in range(60)]
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    inp = scan([path], ["events"], lambda _: False)[0]
+    size = path.stat().st_size // 8 + 1  # eight ranges
+    inp = inp.__class__(**{**inp.__dict__, "line_starts": hash_and_count(path, size)[1]})
+    tasks = ranges(inp, size)
+    assert len(tasks) == 8
+    one = _staged(tmp_path, "one", path, tasks, threads=1)
+
+    # the first two ranges must be in progress at the same time: each waits for the other at a barrier
+    # (a worker that stages one range at a time breaks the barrier after its timeout, and the run fails)
+    met = threading.Barrier(2, timeout=20)
+    calls: list[int] = []
+    original = stage.RangeStager.stage
+
+    def meeting(self, r):
+        calls.append(r.range_idx)
+        if len(calls) <= 2:
+            met.wait()
+        return original(self, r)
+
+    monkeypatch.setattr(stage.RangeStager, "stage", meeting)
+    two = _staged(tmp_path, "two", path, tasks, threads=2)
+    assert len(calls) == 8 and not met.broken
+    assert two == one  # the same counts, staged rows (pseudonyms, lines) and quarantine, whatever the threads
+    assert len(one[1]) == 60 - 9 and len(one[2]) == 9  # every 7th line of 60 (0, 7, …, 56) is not JSON
