@@ -221,6 +221,20 @@ def key_fingerprint(key: bytes) -> str:
     return hmac.new(key, b"uptake pseudonym key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def written(path: Path, restricted: bool = False) -> Iterator[Path]:
+    """A temporary name to write `path` under; renamed to `path` when the block ends without error (0600 in
+    a 0700 folder when `restricted`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if restricted:
+        os.chmod(path.parent, 0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    yield tmp
+    if restricted:
+        os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)

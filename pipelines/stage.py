@@ -8,8 +8,8 @@ A worker reads its range in bounded blocks (`pipelines/blocks.py`), validates ea
 (`pipelines/validate.py`), replaces actor ids by their keyed hash, computes each row's content hash, and
 writes, under the run's staging folder, everything the commit needs:
 
-    staged/fF-rR-K.parquet      the rows that passed, in their landed form (pseudonym, content hash, lineage),
-                                sorted by partition (tool, event date), then line
+    staged/fF-rR-K.arrow        the rows that passed, in their landed form (pseudonym, content hash, lineage),
+                                sorted by partition (tool, event date), then line (Arrow IPC: read once)
     quarantine/fF-rR.parquet    the range's quarantined lines (raw bytes)
     ranges/fF-rR.json           the range's counts, written last (the range is done)
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
+import logging
 import os
 import queue
 import zlib
@@ -46,9 +47,9 @@ from apache_beam.metrics import Metrics
 
 from pipelines.accounting import Counts
 from pipelines.blocks import Range, read_range
-from pipelines.commit import STAGED_ROW_GROUP
+from pipelines.commit import STAGED_SUFFIX, write_staged
 from pipelines.inputs import reason
-from pipelines.lake import pseudonymize
+from pipelines.lake import pseudonymize, written
 from pipelines.validate import BlockValidator
 from schemas import events as contract
 
@@ -158,7 +159,7 @@ class RangeStager:
                 r.file_idx, r.path), "file_idx": r.file_idx}).to_arrow_table()
         finally:
             self.con.unregister("good")
-        write_parquet(rows, self.root / "staged" / f"{r.stem}-{k}.parquet", restricted=True, staged=True)
+        write_staged(rows, self.root / "staged" / f"{r.stem}-{k}{STAGED_SUFFIX}")
 
     def _quarantine(self, r: Range, q: pa.Table) -> None:
         _, source_line = self._lines(r, q.column("line_no"))
@@ -170,21 +171,10 @@ class RangeStager:
         }), self.root / "quarantine" / f"{r.stem}.parquet", restricted=True)
 
 
-def write_parquet(table: pa.Table, path: Path, restricted: bool = False, staged: bool = False) -> None:
-    """A Parquet file written whole or not at all (0600 in a 0700 folder when `restricted`). A `staged`
-    file is read once, by the commit, row group by row group: small row groups, no dictionary, no statistics."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if restricted:
-        os.chmod(path.parent, 0o700)
-    tmp = path.with_name(path.name + ".tmp")
-    if staged:
-        pq.write_table(table, tmp, compression="snappy", use_dictionary=False, write_statistics=False,
-                       row_group_size=STAGED_ROW_GROUP)
-    else:
+def write_parquet(table: pa.Table, path: Path, restricted: bool = False) -> None:
+    """A Parquet file written whole or not at all (0600 in a 0700 folder when `restricted`)."""
+    with written(path, restricted) as tmp:
         pq.write_table(table, tmp, compression="snappy")
-    if restricted:
-        os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -272,6 +262,14 @@ def pipeline_options(beam_args: Sequence[str]) -> Any:
 
 
 def run_stage(ranges: Sequence[Range], ctx: StageContext, beam_args: Sequence[str] = ()) -> None:
-    """Stage every range with Apache Beam (one pipeline for the whole run)."""
-    with beam.Pipeline(options=pipeline_options(beam_args)) as p:
-        _ = p | "StageInputs" >> StageInputs(ranges, ctx)
+    """Stage every range with Apache Beam (one pipeline for the whole run). A worker's error reaches the caller,
+    which reports it in one line: Beam's own log of it (a traceback, in this process on the local runner) is
+    left out while the pipeline runs."""
+    beam_errors = logging.getLogger("apache_beam.runners.common")
+    level = beam_errors.level
+    beam_errors.setLevel(logging.CRITICAL)
+    try:
+        with beam.Pipeline(options=pipeline_options(beam_args)) as p:
+            _ = p | "StageInputs" >> StageInputs(ranges, ctx)
+    finally:
+        beam_errors.setLevel(level)

@@ -4,7 +4,7 @@
 create temp table staged as
 with rows as (
   select event_id, content_hash, file_idx, line, source_line, src_offset, src_length
-  from read_parquet($files)
+  from staged_rows
 ),
 final as (
   select *, (file_idx::bigint << 40) + line as pos

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.commit import _write_partitions
+from pipelines.commit import _write_partitions, write_staged
 from schemas import events as contract
 
 
@@ -22,15 +22,15 @@ def staged_file(path, rows: list[tuple[str, str, int]]) -> str:
     cols["event_date"] = pa.array([dt.date.fromisoformat(r[1]) for r in rows], pa.date32())
     cols["event_id"] = pa.array([f"{path.stem}:{r[2]}" for r in rows])
     cols["line"] = pa.array([r[2] for r in rows], pa.int64())
-    pq.write_table(pa.table(cols), path, row_group_size=2)  # small row groups: runs cross them
+    write_staged(pa.table(cols), path, batch_rows=2)  # small batches: runs cross them
     return str(path)
 
 
 def test_staged_files_merge_into_one_file_per_partition_in_file_then_line_order(tmp_path):
-    a = staged_file(tmp_path / "f00000-r00000-0.parquet",
+    a = staged_file(tmp_path / "f00000-r00000-0.arrow",
                     [("copilot", "2026-01-01", 1), ("copilot", "2026-01-01", 3), ("copilot", "2026-01-02", 2),
                      ("genesys", "2026-01-01", 4), ("genesys", "2026-01-01", 5)])
-    b = staged_file(tmp_path / "f00001-r00000-0.parquet",
+    b = staged_file(tmp_path / "f00001-r00000-0.arrow",
                     [("copilot", "2026-01-01", 1), ("genesys", "2026-01-01", 2), ("genesys", "2026-01-03", 3)])
     out = tmp_path / "events"
     # file 0 line 3 and file 1 line 2 do not land (duplicates decided before)
@@ -48,7 +48,7 @@ def test_staged_files_merge_into_one_file_per_partition_in_file_then_line_order(
 
 
 def test_a_staged_file_out_of_partition_order_fails_instead_of_overwriting(tmp_path):
-    a = staged_file(tmp_path / "f00000-r00000-0.parquet",
+    a = staged_file(tmp_path / "f00000-r00000-0.arrow",
                     [("copilot", "2026-01-02", 1), ("copilot", "2026-01-01", 2), ("copilot", "2026-01-02", 3)])
     with pytest.raises(RuntimeError, match="met twice"):
         _write_partitions([a], {}, tmp_path / "events", "run-000001-0.parquet")

@@ -353,7 +353,7 @@ def test_a_disk_that_fills_up_is_one_line_and_leaves_the_lake_consistent(tmp_pat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     with monkeypatch.context() as m:
-        m.setattr(stage, "write_parquet", full)
+        m.setattr(stage, "write_staged", full)  # a worker writing its staged rows
         with pytest.raises(IngestError) as exc:
             ingest([f], lake=lake, progress=False)
     assert str(exc.value) == f"no space left on device under {lake}: nothing of run 1 was committed; free some " \
