@@ -96,13 +96,13 @@ def models() -> list[Model]:
 
 def _comment(con: duckdb.DuckDBPyConnection, table: str, doc: str, columns: dict[str, str]) -> None:
     """COMMENT ON the table and every column; a column without a doc is a build error."""
-    con.execute(f"comment on table {table} is {lit(doc)}")
     actual = [r[0] for r in con.execute(f"select column_name from (describe {table})").fetchall()]
     missing = [c for c in actual if c not in columns]
     if missing:
         raise BuildError(f"table {table}: no description for column(s) {', '.join(missing)}")
-    for c in actual:
-        con.execute(f"comment on column {table}.{c} is {lit(columns[c])}")
+    # one transaction: each statement on its own would be a commit of the catalog (written to the file)
+    con.execute("begin transaction;\n" + f"comment on table {table} is {lit(doc)};\n"
+                + "".join(f"comment on column {table}.{c} is {lit(columns[c])};\n" for c in actual) + "commit;")
 
 
 @dataclass
