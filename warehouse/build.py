@@ -153,10 +153,11 @@ def _load_reference_files(con: duckdb.DuckDBPyConnection, reference: Path) -> No
 
 
 def _load_events(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
-    """Every landed column of the contract, also for files landed before a field was added (null there)."""
+    """Every landed column of the contract, also for files landed before a field was added (null there). A temp
+    table: read once, by the events model, never written to the warehouse file."""
     empty = contract.landed_schema().empty_table()
     con.register("incoming", empty)
-    con.execute("create table landed_events as select * from incoming")
+    con.execute("create temp table landed_events as select * from incoming")
     con.unregister("incoming")
     files = [str(p) for p in lake.event_files()]
     if files:
