@@ -189,9 +189,8 @@ def _write_partitions(staged: list[str], drop: dict[int, np.ndarray], root: Path
         if key in written:  # the staged files were not in partition order: never overwrite what was written
             raise RuntimeError(f"partition {key} met twice while merging the staged files")
         written.add(key)
-        # copied out of the staged row groups it was sliced from, so a write in flight holds none of them
+        # not copied: a write in flight holds the few staged batches its rows were sliced from
         table = pa.concat_tables(tables).select(files.names).cast(files)
-        table = table.take(pa.array(np.arange(table.num_rows)))
         writes.append(pool.submit(write, key, table))
         while len(writes) > 2:  # bounded: at most a few partitions in flight
             writes.popleft().result()
@@ -221,10 +220,12 @@ def _write_partitions(staged: list[str], drop: dict[int, np.ndarray], root: Path
 
 def _staged_runs(path: str, columns: list[str], drop: np.ndarray | None) -> Iterator[tuple[tuple[str, str], pa.Table]]:
     """A staged file's rows that land, as runs of one partition key, in the file's order."""
+    drop = np.sort(drop) if drop is not None else np.zeros(0, np.int64)
     for batch in staged_batches(path, columns):
         t = pa.Table.from_batches([batch])
-        if drop is not None:
-            t = t.filter(pa.array(~np.isin(t.column("line").to_numpy(), drop)))
+        line = t.column("line").to_numpy()
+        if len(drop) and len(line) and np.searchsorted(drop, line.min()) < np.searchsorted(drop, line.max(), "right"):
+            t = t.filter(pa.array(~np.isin(line, drop)))  # some of the batch's lines do not land
         if t.num_rows:
             for k, lo, hi in _runs(t):
                 yield k, t.slice(lo, hi - lo)
