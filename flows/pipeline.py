@@ -230,12 +230,16 @@ SERVER_START_TIMEOUT_S = 120
 
 def _import_heavy_modules() -> None:
     """Apache Beam, Great Expectations and the report's libraries (pandas, Altair, great_tables, WeasyPrint) take
-    seconds to import: done on the other core while the demo generates (single-threaded numpy)."""
+    seconds to import: done on the other core while the demo generates (single-threaded numpy); the report's
+    worker process starts warming up then too."""
     import great_expectations  # noqa: F401
     import weasyprint  # noqa: F401
 
     import pipelines.stage  # noqa: F401
     import report.pack  # noqa: F401
+    from report import workers
+
+    workers.start()
 
 
 @contextlib.contextmanager
