@@ -695,7 +695,9 @@ def _cost(pack: pages.Pack, file: str) -> int:
     the pages are handed out costliest first, so that the two cores finish together."""
     if file == "index.html":
         return 5
-    if file in ("finance.html", "governance.html"):
+    if file == "finance.html":
+        return 3  # tables only, but long ones
+    if file == "governance.html":
         return 2
     u = next(u for u in pack.units if u.unit.file == file)
     return 3 + len({r["workflow"] for r in u.measured}) + 2 * len({r["workflow"] for r in u.service})
@@ -732,9 +734,9 @@ def footers(pack: pages.Pack, n_pages: int) -> str:
     return _environment().get_template("footers.html").render(_common(pack), pages=n_pages)
 
 
-def write_pdf(html: str, path: Path) -> None:
-    """One HTML document as a PDF. Everything is embedded, so a URL other than data: is a bug: it stops the
-    rendering instead of becoming a request."""
+def write_pdf(html: str, path: Path) -> int:
+    """One HTML document as a PDF; returns its number of pages. Everything is embedded, so a URL other than data:
+    is a bug: it stops the rendering instead of becoming a request."""
     from weasyprint import HTML
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
@@ -745,19 +747,26 @@ def write_pdf(html: str, path: Path) -> None:
     level = css_log.level
     css_log.setLevel(logging.ERROR)
     try:
-        HTML(string=html, base_url=str(TEMPLATES), url_fetcher=fetcher).write_pdf(path)
+        doc = HTML(string=html, base_url=str(TEMPLATES), url_fetcher=fetcher).render()
+        doc.write_pdf(path)
+        return len(doc.pages)
     except FatalURLFetchingError as exc:
         raise ReportError(f"{path.name}: {exc}: the pack must embed everything it shows") from None
     finally:
         css_log.setLevel(level)
 
 
-def _render_part(pack: pages.Pack, task: tuple[str, Path]) -> Page:
-    """In this process or the worker: a page, with its section of the PDF written to the part's file."""
+def _render_part(pack: pages.Pack, task: tuple[str, Path]) -> tuple[Page, int]:
+    """In this process or the worker: a page, with its section of the PDF written to the part's file, and the
+    section's number of pages."""
     file, part = task
     page = render_page(pack, file)
-    write_pdf(page.section, part)
-    return page
+    return page, write_pdf(page.section, part)
+
+
+def _write_footers(pack: pages.Pack, n_pages: int, path: Path) -> Path:
+    write_pdf(footers(pack, n_pages), path)
+    return path
 
 
 def write(lake: str | Path, month: str, out: str | Path | None = None,
@@ -778,12 +787,14 @@ def write(lake: str | Path, month: str, out: str | Path | None = None,
         parts = {file: tmp / f".part-{i:02d}.pdf" for i, file in enumerate(files)}
         order = sorted(files, key=lambda file: -_cost(pack, file))
         done = workers.run(_render_part, pack, [(file, parts[file]) for file in order])
-        for page in done:
+        for page, _ in done:
             (tmp / page.file).write_text(page.html, encoding="utf-8")
         t2 = timer()
-        n_pages = pdf.count_pages([parts[file] for file in files])
-        write_pdf(footers(pack, n_pages), tmp / ".footers.pdf")
-        pdf.join([parts[file] for file in files], tmp / ".footers.pdf", tmp / "report.pdf")
+        # the footers (they need the number of pages) are drawn by the worker while this process joins the parts
+        drawn = workers.submit(_write_footers, pack, sum(n for _, n in done), tmp / ".footers.pdf")
+        joined = pdf.Joined([parts[file] for file in files])
+        joined.number(drawn.result())
+        joined.write(tmp / "report.pdf")
         for p in [*parts.values(), tmp / ".footers.pdf"]:
             p.unlink()
         t3 = timer()

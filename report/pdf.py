@@ -1,6 +1,6 @@
 """report.pdf from the pack's sections: each page of the pack is rendered as a PDF of its own (on two cores, see
-workers.py), without page footers; `join` puts them together in order, keeps each section's bookmark, and draws
-over every page its footer (the pack's title, "page n of N") from one more PDF holding the footers alone.
+workers.py), without page footers; `Joined` puts them together in order, keeps each section's bookmark, and
+draws over every page its footer (the pack's title, "page n of N") from one more PDF holding the footers alone.
 
 The pages look as they did when WeasyPrint rendered the whole pack as one document: each section starts a new
 page there too, and the footers sit in the page margin, which no section draws into.
@@ -16,24 +16,29 @@ from pypdf import PdfReader, PdfWriter
 from report.queries import ReportError
 
 
-def count_pages(parts: Sequence[Path]) -> int:
-    return sum(len(PdfReader(p).pages) for p in parts)
+class Joined:
+    """The parts' pages in order, each section's bookmark kept (pointing into its pages); the document's title
+    and producer are the first part's."""
 
+    def __init__(self, parts: Sequence[Path]) -> None:
+        self.writer = PdfWriter()
+        self.metadata = {}
+        for i, part in enumerate(parts):
+            reader = PdfReader(part)
+            if i == 0 and reader.metadata:
+                self.metadata = dict(reader.metadata)
+            self.writer.append(reader)
 
-def join(parts: Sequence[Path], footers: Path, path: Path) -> None:
-    """The parts' pages in order into `path`, the footers' page i drawn over page i; the document's title and
-    producer are the first part's."""
-    readers = [PdfReader(p) for p in parts]
-    over = PdfReader(footers)
-    writer = PdfWriter()
-    for reader in readers:
-        writer.append(reader)  # pages and outline (each section's bookmark, pointing into its pages)
-    if len(over.pages) != len(writer.pages):
-        raise ReportError(f"{path.name}: {len(over.pages)} footers for {len(writer.pages)} pages")
-    for page, footer in zip(writer.pages, over.pages, strict=True):
-        page.merge_page(footer)
-        page.compress_content_streams()  # merging decompressed them
-    if readers and readers[0].metadata:
-        writer.add_metadata(dict(readers[0].metadata))
-    with open(path, "wb") as fh:
-        writer.write(fh)
+    def number(self, footers: Path) -> None:
+        """Draw the footers' page i over page i."""
+        over = PdfReader(footers)
+        if len(over.pages) != len(self.writer.pages):
+            raise ReportError(f"{footers.name}: {len(over.pages)} footers for {len(self.writer.pages)} pages")
+        for page, footer in zip(self.writer.pages, over.pages, strict=True):
+            page.merge_page(footer)
+            page.compress_content_streams()  # merging decompressed them
+
+    def write(self, path: Path) -> None:
+        self.writer.add_metadata(self.metadata)
+        with open(path, "wb") as fh:
+            self.writer.write(fh)

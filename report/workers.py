@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import Any, TypeVar
 
 P = TypeVar("P")
 T = TypeVar("T")
@@ -55,6 +55,22 @@ def start() -> ProcessPoolExecutor | None:
             _pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_up)
             _pool.submit(int)  # the executor spawns its process on the first submission
         return _pool
+
+
+def submit(fn: Callable[..., R], *args: Any) -> Future[R]:
+    """fn(*args) in the worker; here, done at once, when there is no worker or it is broken."""
+    pool = start()
+    if pool is not None:
+        try:
+            return pool.submit(fn, *args)
+        except RuntimeError:  # broken by an earlier death
+            _forget(pool)
+    done: Future[R] = Future()
+    try:
+        done.set_result(fn(*args))
+    except Exception as exc:
+        done.set_exception(exc)
+    return done
 
 
 def run(fn: Callable[[P, T], R], shared: P, tasks: Sequence[T]) -> list[R]:
