@@ -231,11 +231,15 @@ SERVER_START_TIMEOUT_S = 120
 def _import_heavy_modules() -> None:
     """Apache Beam, Great Expectations and the report's libraries (pandas, Altair, great_tables, WeasyPrint) take
     seconds to import: done on the other core while the demo generates (single-threaded numpy), in the order the
-    steps need them (what is not imported when generation ends goes on while the demo ingests)."""
+    steps need them (what is not imported when generation ends goes on while the demo ingests); then the report's
+    worker process starts warming up."""
     import importlib
 
     for name in ("pipelines.stage", "great_expectations", "weasyprint", "report.pack"):  # ingest, build, report
         importlib.import_module(name)
+    from report import workers
+
+    workers.start()
 
 
 @contextlib.contextmanager

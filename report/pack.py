@@ -1,13 +1,15 @@
 """`uptake report`: render the month's pack (HTML pages and report.pdf) from the data of `pages.load`.
 
-Each `*_view` turns one page's data into what its template shows (headline tiles, charts, tables, notes); `write`
-renders every page, then the whole pack as one PDF, into a fresh folder that replaces `out` only when complete.
+Each `*_view` turns one page's data into what its template shows (headline tiles, charts, tables, notes);
+`render_page` renders one page and its section of the PDF; `write` renders every page on two cores, joins the
+sections into one numbered PDF, into a fresh folder that replaces `out` only when complete.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import shutil
@@ -21,7 +23,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from report import charts, pages
+from report import charts, pages, pdf, workers
 from report import formats as f
 from report.charts import Chart
 from report.queries import ReportError, Row, withheld
@@ -651,6 +653,7 @@ def governance_view(p: pages.GovernancePage, enterprise: str) -> dict[str, Any]:
 
 # --- rendering -------------------------------------------------------------------------------------------------
 
+@functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -662,32 +665,78 @@ def _anchor(file: str) -> str:
     return "p-" + file.removesuffix(".html")
 
 
-def render_pages(pack: pages.Pack) -> tuple[dict[str, str], str]:
-    """Every page's HTML by file name, and the HTML of the whole pack as one document for the PDF."""
-    env = _environment()
+def _common(pack: pages.Pack) -> dict[str, Any]:
+    """What every template of the pack is given."""
     css = (TEMPLATES / "style.css").read_text() + "\n/* great_tables */\n" + str(stylesheet())
-    common = {"css": Markup(css), "month_name": f.month_name(pack.month), "units": pack.enterprise.units}
+    return {"css": Markup(css), "month_name": f.month_name(pack.month), "units": pack.enterprise.units,
+            "enterprise_name": pack.enterprise.enterprise.name}
+
+
+def page_files(pack: pages.Pack) -> list[str]:
+    """The pack's pages in the order of the PDF: the enterprise, each business unit, finance, governance."""
+    return ["index.html", *(u.unit.file for u in pack.units), "finance.html", "governance.html"]
+
+
+def _view(pack: pages.Pack, file: str) -> tuple[str, dict[str, Any]]:
+    """The template of the page `file` and what it shows."""
     assert pack.finance is not None and pack.governance is not None
-    views: list[tuple[str, str, dict[str, Any]]] = [("index.html", "enterprise.html", enterprise_view(pack.enterprise))]
-    views += [(u.unit.file, "unit.html", unit_view(u)) for u in pack.units]
-    views += [("finance.html", "finance.html", finance_view(pack.finance, pack.enterprise.enterprise.org_unit)),
-              ("governance.html", "governance.html",
-               governance_view(pack.governance, pack.enterprise.enterprise.org_unit))]
-    html: dict[str, str] = {}
-    sections: list[Markup] = []
-    for file, template, view in views:
-        t = env.get_template(template)
-        html[file] = t.render(common, **view, active=file, embed=False, link=lambda x: x)
-        sections.append(Markup(t.render(common, **view, active=file, embed=True, anchor=_anchor(file),
-                                        link=lambda x: "#" + _anchor(x))))
-    pdf = env.get_template("pdf.html").render(common, sections=sections,
-                                              enterprise_name=pack.enterprise.enterprise.name)
-    return html, pdf
+    enterprise = pack.enterprise.enterprise.org_unit
+    if file == "index.html":
+        return "enterprise.html", enterprise_view(pack.enterprise)
+    if file == "finance.html":
+        return "finance.html", finance_view(pack.finance, enterprise)
+    if file == "governance.html":
+        return "governance.html", governance_view(pack.governance, enterprise)
+    return "unit.html", unit_view(next(u for u in pack.units if u.unit.file == file))
 
 
-def write_pdf(html: str, path: Path) -> None:
-    """The PDF of the whole pack. Everything is embedded, so a URL other than data: is a bug: it stops the
-    rendering instead of becoming a request."""
+def _cost(pack: pages.Pack, file: str) -> int:
+    """About how long the page takes to render, in charts (a chart costs about what a table costs in the PDF):
+    the pages are handed out costliest first, so that the two cores finish together."""
+    if file == "index.html":
+        return 5
+    if file == "finance.html":
+        return 3  # tables only, but long ones
+    if file == "governance.html":
+        return 2
+    u = next(u for u in pack.units if u.unit.file == file)
+    return 3 + len({r["workflow"] for r in u.measured}) + 2 * len({r["workflow"] for r in u.service})
+
+
+@dataclass(frozen=True)
+class Page:
+    file: str
+    html: str      # the page as a file of its own
+    section: str   # the page as the PDF shows it: a document of its own (see write_pdf and report/pdf.py)
+
+
+def render_page(pack: pages.Pack, file: str) -> Page:
+    """One page of the pack: its HTML file, and its section of the PDF as a document of its own (charts as
+    images, no page footers: those are drawn once the sections are joined)."""
+    common = _common(pack)
+    template, view = _view(pack, file)
+    t = _environment().get_template(template)
+    html = t.render(common, **view, active=file, embed=False, link=lambda x: x)
+    section = Markup(t.render(common, **view, active=file, embed=True, anchor=_anchor(file),
+                              link=lambda x: "#" + _anchor(x)))
+    pdf = _environment().get_template("pdf.html").render(common, section=section, first=file == "index.html")
+    return Page(file, html, pdf)
+
+
+def render_pages(pack: pages.Pack) -> tuple[dict[str, str], list[str]]:
+    """Every page's HTML by file name, and the PDF's sections in order (each a document), in this process."""
+    done = [render_page(pack, file) for file in page_files(pack)]
+    return {p.file: p.html for p in done}, [p.section for p in done]
+
+
+def footers(pack: pages.Pack, n_pages: int) -> str:
+    """The HTML of the PDF's page footers alone, for `n_pages` pages (drawn over the joined sections)."""
+    return _environment().get_template("footers.html").render(_common(pack), pages=n_pages)
+
+
+def write_pdf(html: str, path: Path) -> int:
+    """One HTML document as a PDF; returns its number of pages. Everything is embedded, so a URL other than data:
+    is a bug: it stops the rendering instead of becoming a request."""
     from weasyprint import HTML
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
@@ -698,37 +747,64 @@ def write_pdf(html: str, path: Path) -> None:
     level = css_log.level
     css_log.setLevel(logging.ERROR)
     try:
-        HTML(string=html, base_url=str(TEMPLATES), url_fetcher=fetcher).write_pdf(path)
+        doc = HTML(string=html, base_url=str(TEMPLATES), url_fetcher=fetcher).render()
+        doc.write_pdf(path)
+        return len(doc.pages)
     except FatalURLFetchingError as exc:
         raise ReportError(f"{path.name}: {exc}: the pack must embed everything it shows") from None
     finally:
         css_log.setLevel(level)
 
 
+def _render_part(pack: pages.Pack, task: tuple[str, Path]) -> tuple[Page, int]:
+    """In this process or the worker: a page, with its section of the PDF written to the part's file, and the
+    section's number of pages."""
+    file, part = task
+    page = render_page(pack, file)
+    return page, write_pdf(page.section, part)
+
+
+def _write_footers(pack: pages.Pack, n_pages: int, path: Path) -> Path:
+    write_pdf(footers(pack, n_pages), path)
+    return path
+
+
 def write(lake: str | Path, month: str, out: str | Path | None = None,
           timer: Callable[[], float] = time.monotonic) -> Written:
     """Write the month's pack into `out` (default `<lake>/reports/<month>/`): index.html, one page per business
-    unit, finance.html, governance.html and report.pdf. The folder is replaced whole, or not at all."""
+    unit, finance.html, governance.html and report.pdf. The folder is replaced whole, or not at all.
+
+    The pages are rendered on two cores (report/workers.py): each page's HTML and its section of the PDF, a PDF
+    of its own; the sections are then joined into report.pdf and numbered (report/pdf.py)."""
     t0 = timer()
     pack = pages.load(lake, month)
     t1 = timer()
-    html, pdf_html = render_pages(pack)
-    t2 = timer()
     folder = Path(out) if out else Path(lake) / "reports" / month
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        for name, text in html.items():
-            (tmp / name).write_text(text, encoding="utf-8")
-        write_pdf(pdf_html, tmp / "report.pdf")
+        files = page_files(pack)
+        parts = {file: tmp / f".part-{i:02d}.pdf" for i, file in enumerate(files)}
+        order = sorted(files, key=lambda file: -_cost(pack, file))
+        done = workers.run(_render_part, pack, [(file, parts[file]) for file in order])
+        for page, _ in done:
+            (tmp / page.file).write_text(page.html, encoding="utf-8")
+        t2 = timer()
+        # the footers (they need the number of pages) are drawn by the worker while this process joins the parts
+        drawn = workers.submit(_write_footers, pack, sum(n for _, n in done), tmp / ".footers.pdf")
+        joined = pdf.Joined([parts[file] for file in files])
+        joined.number(drawn.result())
+        joined.write(tmp / "report.pdf")
+        for p in [*parts.values(), tmp / ".footers.pdf"]:
+            p.unlink()
         t3 = timer()
         os.chmod(tmp, 0o755)
         _replace(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    files = sorted(folder.iterdir())
-    return Written(folder, files, {"query": t1 - t0, "html": t2 - t1, "pdf": t3 - t2, "total": t3 - t0})
+    written = sorted(folder.iterdir())
+    return Written(folder, written, {"query": t1 - t0, "pages": t2 - t1, "pdf": t3 - t2, "total": t3 - t0})
 
 
 ARTIFACT_KEY = "operating-review-pack"
