@@ -1,8 +1,7 @@
 """The good usage events: calls, letter cases and copilot use, as one Arrow table, then JSON lines.
 
 Events are drawn column-wise with numpy (the planted effects live here: ACW saved on offered calls, staff
-time and turnaround saved on AI-drafted letters) and formatted to JSON by DuckDB, so generation runs at
-hundreds of thousands of events per second.
+time and turnaround saved on AI-drafted letters); `lines.render` writes them as JSON lines.
 
 `Biases` plants what breaks the naive attribution methods (all off by default, and then the draws are exactly
 those of an organization without them): a secular trend in the staff-time metrics, self-selection of the AI by
@@ -15,7 +14,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -312,37 +310,3 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
                 arrays[name] = pa.array(d[name], type=t)
         tables.append(pa.table(arrays))
     return pa.concat_tables(tables)
-
-
-FORMAT_SQL = """
-select file, phi, tool, '{{' || {fields} || '}}' as line
-from (
-  select * exclude (event_num),
-    strftime(ts, '%Y-%m') || '-' || source as file,
-    case source when 'genesys-cloud' then 'gc' when 'github-copilot' then 'gh' when 'lmn-assist' then 'lmn'
-                else 'm365' end || '-' || lpad(to_hex(event_num), 16, '0') as event_id,
-    strftime(ts + to_minutes(offset_min), '%Y-%m-%dT%H:%M:%S') || '.' || lpad((epoch_ms(ts) % 1000)::varchar, 3, '0')
-      || case when offset_min = 0 then 'Z'
-              else (case when offset_min < 0 then '-' else '+' end)
-                   || lpad((abs(offset_min) // 60)::varchar, 2, '0') || ':'
-                   || lpad((abs(offset_min) % 60)::varchar, 2, '0') end as occurred_at
-  from ev
-)
-order by file, ts, event_id
-"""
-
-
-def format_lines(con: duckdb.DuckDBPyConnection, ev: pa.Table) -> pa.Table:
-    # `,"name":value` per field, or nothing when the value is null (to_json escapes strings)
-    parts = []
-    for i, f in enumerate(contract.COMMON_FIELDS + tuple(contract.payload_fields().values())):
-        value = f"{f.name}::varchar" if f.kind in ("integer", "boolean") else f"to_json({f.name})"
-        parts.append(f"""coalesce('{"," if i else ""}"{f.name}":' || {value}, '')""")
-    fields = " || ".join(parts)
-    con.register("ev", ev)
-    try:
-        return con.sql(FORMAT_SQL.format(fields=fields)).to_arrow_table()
-    finally:
-        con.unregister("ev")
-
-
