@@ -30,21 +30,21 @@ from uptake.generate.faults import (
     fault,
     fields_dropped,
 )
-from uptake.generate.lines import Lines, render
+from uptake.generate.lines import EventText, Lines
 from uptake.generate.truth import FileTruth
 from uptake.progress import Progress
 
 GZIP_SOURCES = frozenset({"m365-copilot"})
 
 
-def in_file_order(ev: pa.Table) -> tuple[pa.Table, np.ndarray]:
-    """`ev` in the order of the files and their lines (month, source, time, event id), and each row's file
-    number (month × sources + source)."""
+def in_file_order(ev: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of `ev` in the order of the files and their lines (month, source, time, event id), and the file
+    number (month × sources + source) of each of them."""
     source = pc.index_in(ev.column("source"), pa.array(SOURCES)).to_numpy()
     month = ev.column("month_idx").to_numpy()
     ts = ev.column("ts").to_numpy().view(np.int64)
     order = np.lexsort((ev.column("event_num").to_numpy(), ts, source, month))
-    return ev.take(pa.array(order)), (month * len(SOURCES) + source)[order]
+    return order, (month * len(SOURCES) + source)[order]
 
 
 def write_landing(out: Path, ev: pa.Table, month_starts: list[dt.date], rng: np.random.Generator,
@@ -55,7 +55,9 @@ def write_landing(out: Path, ev: pa.Table, month_starts: list[dt.date], rng: np.
     carry: dict[str, list[tuple[bytes, str]]] = {s: [] for s in SOURCES}  # re-sends for next month's file
     months = len(month_starts)
     crlf_file = f"{month_starts[min(1, months - 1)].strftime('%Y-%m')}-github-copilot"
-    ev, file_of = in_file_order(ev)
+    order, file_of = in_file_order(ev)
+    text = EventText(ev)
+    phi_all = ev.column("phi").to_numpy()
     for mi in range(months):
         month = month_starts[mi].strftime("%Y-%m")
         for si, source in enumerate(SOURCES):
@@ -63,10 +65,10 @@ def write_landing(out: Path, ev: pa.Table, month_starts: list[dt.date], rng: np.
             if a == b:
                 continue
             name = f"{month}-{source}"
-            rows = ev.slice(a, b - a)
-            lines = render(rows, b"\r\n" if name == crlf_file else b"\n")
-            phi = np.flatnonzero(rows.column("phi").to_numpy())
-            tools = rows.column("tool").take(pa.array(phi)).to_pylist()
+            rows = order[a:b]
+            lines = text.render(rows, b"\r\n" if name == crlf_file else b"\n")
+            phi = np.flatnonzero(phi_all[rows])
+            tools = ev.column("tool").take(pa.array(rows[phi])).to_pylist()
             t, chunks, carry[source] = plant(lines, phi, tools, carry[source], mi + 1 < months, rng)
             rel = f"landing/{name}.jsonl" + (".gz" if source in GZIP_SOURCES else "")
             write_file(out / rel, chunks, gzipped=source in GZIP_SOURCES)

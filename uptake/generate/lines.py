@@ -1,17 +1,21 @@
-"""The good events as JSON lines: every field rendered column-wise by Arrow, then one line per event.
+"""The good events as JSON lines: every field rendered column-wise, then one line per event.
 
-`render(events, nl)` turns a table of `events.events_table` rows (plus `event_num` and `schema_version`) into
-`Lines`: each event's SPEC §2 object in the contract's key order, an absent (null) field left out, strings
-quoted, integers and booleans as written, `edit_ratio` as the shortest decimal that reads back as the same
-double (`0.0` for a whole number), `occurred_at` with milliseconds in the event's offset (`Z` for UTC), and
-`event_id` as `<source prefix>-<16 upper-case hex digits of event_num>`. No Python code runs per event, so a
-month of events is rendered in a fraction of a second. The generator's string values are identifiers and
-vocabulary that need no JSON escape; `render` checks that and refuses a value that would.
+`EventText(events)` prepares the fields of an `events.events_table` table (plus `event_num` and
+`schema_version`) once; `render(rows, nl)` gives the `Lines` of any rows of it, in the order given: each
+event's SPEC §2 object in the contract's key order, an absent (null) field left out, strings quoted, integers
+and booleans as written, `edit_ratio` as the shortest decimal that reads back as the same double (`0.0` for a
+whole number), `occurred_at` with milliseconds in the event's offset (`Z` for UTC), and `event_id` as
+`<source prefix>-<16 upper-case hex digits of event_num>`.
+
+No Python code runs per event: a field of few distinct values (all but event_id, occurred_at, work_item_id)
+is a code per row into the texts of its values, each `,"name":value` rendered once; runs of such fields are
+joined once per distinct combination of their codes (`Segment`) and taken for every row; ids and times are
+built as fixed-width bytes in numpy; Arrow joins the pieces. The generator's strings are identifiers and
+vocabulary that need no JSON escape; a value that would is refused rather than written unescaped.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +25,7 @@ import pyarrow.compute as pc
 from schemas import events as contract
 
 FIELDS = contract.COMMON_FIELDS + tuple(contract.payload_fields().values())
+PER_ROW = ("event_id", "occurred_at", "work_item_id")  # fields of (about) one distinct value per row
 SOURCE_PREFIX = {"genesys-cloud": "gc", "github-copilot": "gh", "lmn-assist": "lmn", "m365-copilot": "m365"}
 BATCH_ROWS = 1 << 18  # rendered in batches: a batch's text stays far below Arrow's 2 GiB string limit
 _HEX = np.frombuffer(b"".join(f"{i:02X}".encode() for i in range(256)), np.uint8).reshape(256, 2)
@@ -30,7 +35,7 @@ _HEX = np.frombuffer(b"".join(f"{i:02X}".encode() for i in range(256)), np.uint8
 class Lines:
     """Lines of text, each ending with its line end `nl`, in one buffer: line i is data[offsets[i]:offsets[i+1]]."""
 
-    data: bytes
+    data: bytes | memoryview
     offsets: np.ndarray  # int64, one more than the lines
     nl: bytes
 
@@ -39,7 +44,7 @@ class Lines:
 
     def line(self, i: int) -> bytes:
         """Line `i` without its line end."""
-        return self.data[self.offsets[i]:self.offsets[i + 1] - len(self.nl)]
+        return bytes(self.data[self.offsets[i]:self.offsets[i + 1] - len(self.nl)])
 
     def span(self, start: int, stop: int) -> memoryview:
         """Lines `start` to `stop` (excluded), with their line ends."""
@@ -53,12 +58,9 @@ def fixed_width(chars: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars)))
 
 
-def event_ids(source: pa.ChunkedArray, event_num: np.ndarray) -> pa.Array:
-    """`<prefix>-<16 upper-case hex digits>`: the big-endian bytes of each number through a hex table."""
-    digits = fixed_width(_HEX[event_num.astype(">u8").view(np.uint8).reshape(-1, 8)].reshape(-1, 16))
-    prefix = pa.array([p + "-" for p in SOURCE_PREFIX.values()]).take(
-        pc.index_in(source, pa.array(list(SOURCE_PREFIX))))
-    return pc.binary_join_element_wise(prefix, digits, "")
+def hex_digits(numbers: np.ndarray) -> pa.Array:
+    """16 upper-case hex digits of each unsigned 64-bit number: its big-endian bytes through a table."""
+    return fixed_width(_HEX[numbers.astype(">u8").view(np.uint8).reshape(-1, 8)].reshape(-1, 16))
 
 
 def digits(chars: np.ndarray, at: int, value: np.ndarray, width: int) -> None:
@@ -67,8 +69,8 @@ def digits(chars: np.ndarray, at: int, value: np.ndarray, width: int) -> None:
         chars[:, at + width - 1 - k] = 48 + (value // 10**k) % 10
 
 
-def occurred_at(ts: np.ndarray, offset_min: np.ndarray) -> pa.Array:
-    """`YYYY-MM-DDTHH:MM:SS.mmm` of each UTC instant at its offset, then the offset (`Z` for UTC)."""
+def local_times(ts: np.ndarray, offset_min: np.ndarray) -> pa.Array:
+    """`YYYY-MM-DDTHH:MM:SS.mmm` of each UTC instant at its offset in minutes."""
     local = ts.astype("datetime64[us]") + offset_min.astype(np.int64) * np.timedelta64(60_000_000, "us")
     day = local.astype("datetime64[D]")
     month = day.astype("datetime64[M]")
@@ -77,11 +79,10 @@ def occurred_at(ts: np.ndarray, offset_min: np.ndarray) -> pa.Array:
     digits(chars, 5, month.astype(np.int64) % 12 + 1, 2)
     digits(chars, 8, (day - month).astype(np.int64) + 1, 2)
     ms = (local - day).astype("timedelta64[ms]").astype(np.int64)
-    for at, unit, width in ((11, 3_600_000, 2), (14, 60_000, 2), (17, 1000, 2), (20, 1, 3)):
-        digits(chars, at, ms // unit % (1000 if unit == 1 else 60 if unit < 3_600_000 else 24), width)
-    offsets, which = np.unique(offset_min, return_inverse=True)
-    suffixes = pa.array([offset_text(int(m)) for m in offsets], pa.string())
-    return pc.binary_join_element_wise(fixed_width(chars), suffixes.take(pa.array(which.ravel())), "")
+    for at, value, width in ((11, ms // 3_600_000, 2), (14, ms // 60_000 % 60, 2), (17, ms // 1000 % 60, 2),
+                             (20, ms % 1000, 3)):
+        digits(chars, at, value, width)
+    return fixed_width(chars)
 
 
 def offset_text(minutes: int) -> str:
@@ -90,17 +91,25 @@ def offset_text(minutes: int) -> str:
     return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-def json_text(name: str, value: object) -> str:
-    """A value as JSON (the generator's strings are written as they are: one that needs an escape is refused)."""
-    if isinstance(value, str) and json.dumps(value) != f'"{value}"':
+def plain(name: str, value: str) -> str:
+    """A string written as is between quotes; one that JSON must escape, or not ASCII, is refused."""
+    if not (value.isascii() and value.isprintable()) or '"' in value or "\\" in value:
         raise ValueError(f"generated field {name}: {value!r} needs a JSON escape; the lines cannot quote it as is")
-    return json.dumps(value)
+    return value
+
+
+def value_json(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{plain(name, value)}"'
+    return repr(value)  # an int, or a float as the shortest decimal that reads back as it (`1.0` when whole)
 
 
 @dataclass
 class Coded:
-    """A field's rows as codes into the texts of its distinct values (`"name":value` with the comma or brace
-    before it; code len(texts): absent)."""
+    """A field's rows as codes into the texts of its distinct values (`,"name":value`, or `{"name":value` for
+    the first field); code len(texts): absent on that row."""
 
     texts: list[str]
     codes: np.ndarray
@@ -108,113 +117,112 @@ class Coded:
 
 def coded(key: str, name: str, column: pa.ChunkedArray) -> Coded:
     encoded = pc.dictionary_encode(column).combine_chunks()
-    texts = [key + json_text(name, v) for v in encoded.dictionary.to_pylist()]
-    return Coded(texts, encoded.indices.fill_null(len(texts)).to_numpy().astype(np.int64))
+    texts = [key + value_json(name, v) for v in encoded.dictionary.to_pylist()]
+    return Coded(texts, encoded.indices.fill_null(len(texts)).to_numpy())
 
 
 class Segment:
-    """Consecutive fields of few distinct values, rendered together: each distinct combination of their values
-    is joined once, then taken for every row."""
+    """Consecutive coded fields rendered together: each distinct combination of their values is joined once,
+    then taken for every row."""
 
     def __init__(self, n: int) -> None:
-        self.fields: list[Coded] = []
+        self.texts: list[list[str]] = []
+        self.codes: list[np.ndarray] = []
         self.code = np.zeros(n, np.int64)  # dense: 0 .. combinations - 1
         self.combinations = 1
 
-    def add(self, f: Coded, limit: int) -> bool:
-        """Add `f` if the combinations stay within `limit` (the first field always)."""
-        code = self.code * (len(f.texts) + 1) + f.codes
-        seen = np.bincount(code, minlength=self.combinations * (len(f.texts) + 1)) > 0
-        combinations = int(seen.sum())
-        if self.fields and combinations > limit:
+    def add(self, texts: list[str], codes: np.ndarray, limit: int) -> bool:
+        """Add a field if the combinations stay within `limit` (the first field always)."""
+        code = self.code * (len(texts) + 1) + codes
+        if self.combinations * (len(texts) + 1) <= 4 * len(code):  # few possible: count them
+            seen = np.bincount(code, minlength=self.combinations * (len(texts) + 1)) > 0
+            combinations = int(np.count_nonzero(seen))
+            dense = (np.cumsum(seen) - 1)[code] if combinations <= limit or not self.texts else code
+        else:
+            _, dense = np.unique(code, return_inverse=True)
+            combinations = int(dense.max()) + 1 if len(dense) else 0
+        if self.texts and combinations > limit:
             return False
-        self.fields.append(f)
-        self.code, self.combinations = (np.cumsum(seen) - 1)[code], combinations
+        self.texts.append(texts)
+        self.codes.append(codes)
+        self.code, self.combinations = dense.ravel(), combinations
         return True
 
     def text(self) -> pa.Array:
         first = np.empty(self.combinations, np.int64)
         first[self.code[::-1]] = np.arange(len(self.code))[::-1]  # a row of each combination
-        parts = [pa.array(f.texts + [None], pa.string()).take(pa.array(f.codes[first])) for f in self.fields]
+        parts = [pa.array([*t, None], pa.string()).take(pa.array(c[first])) for t, c in zip(self.texts, self.codes,
+                                                                                           strict=True)]
         joined = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
         return joined.take(pa.array(self.code))
 
 
-def distinct_few(column: pa.ChunkedArray, n: int) -> bool:
-    """Whether a field has few distinct values (rendered once each) rather than one per row or so."""
-    return column.type != pa.string() or pc.count_distinct(column).as_py() <= max(64, n // 16)
+class EventText:
+    """The events' fields prepared once (codes, per-row columns), to render the lines of any of its rows."""
 
+    def __init__(self, ev: pa.Table) -> None:
+        self.coded: dict[str, Coded] = {}
+        for i, f in enumerate(FIELDS):
+            if f.name not in PER_ROW and ev.column(f.name).null_count < ev.num_rows:
+                self.coded[f.name] = coded(f'{"," if i else "{"}"{f.name}":', f.name, ev.column(f.name))
+        sources = pc.index_in(ev.column("source"), pa.array(list(SOURCE_PREFIX)))
+        if sources.null_count:
+            raise ValueError(f"generated field source: one not in {', '.join(SOURCE_PREFIX)}")
+        self.prefix = pa.array([f'"{p}-' for p in SOURCE_PREFIX.values()]).take(sources).combine_chunks()
+        self.event_num = ev.column("event_num").to_numpy()
+        self.ts = ev.column("ts").to_numpy()
+        self.offset_min = ev.column("offset_min").to_numpy()
+        self.work_item_id = ev.column("work_item_id").combine_chunks()
+        if not pc.all(pc.match_substring_regex(self.work_item_id, "^[A-Za-z0-9_.:-]*$")).as_py():
+            raise ValueError("generated field work_item_id: a value needs a JSON escape; the lines cannot quote it")
 
-def check_plain(name: str, column: pa.ChunkedArray) -> None:
-    """Refuse a string that JSON must escape (a quote, a backslash, a control character) or that is not ASCII:
-    the lines quote strings as they are."""
-    for chunk in column.chunks:
-        if not len(chunk) or chunk.buffers()[2] is None:
-            continue
-        offsets = np.frombuffer(chunk.buffers()[1], np.int32)
-        raw = np.frombuffer(chunk.buffers()[2], np.uint8)[offsets[chunk.offset]:offsets[chunk.offset + len(chunk)]]
-        if ((raw < 0x20) | (raw == 0x22) | (raw == 0x5C) | (raw >= 0x7F)).any():
-            raise ValueError(f"generated field {name}: a value needs a JSON escape; the lines cannot quote it as is")
+    def render(self, rows: np.ndarray, nl: bytes) -> Lines:
+        """The JSON lines of the events `rows` (row numbers), in that order, each ending with `nl`."""
+        data, offsets, base = [], [np.zeros(1, np.int64)], 0
+        for start in range(0, len(rows), BATCH_ROWS):
+            arr = self.render_batch(rows[start:start + BATCH_ROWS], nl.decode())
+            offs = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
+            data.append(memoryview(arr.buffers()[2])[offs[0]:offs[-1]])
+            offsets.append(offs[1:] - offs[0] + base)
+            base += int(offs[-1] - offs[0])
+        return Lines(data[0] if len(data) == 1 else b"".join(data), np.concatenate(offsets), nl)
 
-
-def render_batch(ev: pa.Table, nl: str) -> pa.Array:
-    """One line per row of `ev` (`nl` at its end), as one join of texts.
-
-    A field of many distinct values (event_id, occurred_at, work_item_id) adds its key and its value (strings
-    quoted; a field absent on some rows adds key and value joined, null where absent, then nothing); runs of
-    the other fields are rendered together, each combination of their values once (`segment`)."""
-    n = ev.num_rows
-    pieces: list[str | pa.ChunkedArray | pa.Array] = []
-    run = Segment(n)
-    for i, f in enumerate(FIELDS):
-        key = f'{"," if i else "{"}"{f.name}":'
-        if f.name == "event_id":
-            text = event_ids(ev.column("source"), ev.column("event_num").to_numpy())
-        elif f.name == "occurred_at":
-            text = occurred_at(ev.column("ts").to_numpy(), ev.column("offset_min").to_numpy())
-        else:
-            column = ev.column(f.name)
-            if column.null_count == n:
-                continue
-            if distinct_few(column, n):
-                c = coded(key, f.name, column)
-                if not run.add(c, n // 8):
+    def render_batch(self, rows: np.ndarray, nl: str) -> pa.Array:
+        """One line per row (`nl` at its end), as one join of texts."""
+        n = len(rows)
+        take = pa.array(rows)
+        offset_min = self.offset_min[rows]
+        offsets, which = np.unique(offset_min, return_inverse=True)
+        per_row = {  # the texts after the key
+            "event_id": [self.prefix.take(take), hex_digits(self.event_num[rows]), '"'],
+            "occurred_at": ['"', local_times(self.ts[rows], offset_min),
+                            pa.array([f'{offset_text(int(m))}"' for m in offsets]).take(pa.array(which.ravel()))],
+        }
+        work_item_id = self.work_item_id.take(take)  # absent on copilot's events: the key too
+        per_row["work_item_id"] = [pc.binary_join_element_wise(',"work_item_id":"', work_item_id, '"', "")]
+        pieces: list[str | pa.Array] = []
+        run = Segment(n)
+        for i, f in enumerate(FIELDS):
+            if f.name in self.coded:
+                c = self.coded[f.name]
+                codes = c.codes[rows]
+                if not run.add(c.texts, codes, n // 8):
                     pieces.append(run.text())
                     run = Segment(n)
-                    run.add(c, n // 8)
-                continue
-            if pa.types.is_string(column.type):
-                check_plain(f.name, column)
-                text = column
-            else:
-                text = pc.cast(column, pa.string())
-        if run.fields:
+                    run.add(c.texts, codes, n // 8)
+            elif f.name in per_row:
+                if run.texts:
+                    pieces.append(run.text())
+                    run = Segment(n)
+                key = [] if f.name == "work_item_id" else [f'{"," if i else "{"}"{f.name}":']
+                pieces += [*key, *per_row[f.name]]
+        if run.texts:
             pieces.append(run.text())
-            run = Segment(n)
-        quote = '"' if f.kind in ("string", "timestamp") else ""
-        if text.null_count:
-            pieces.append(pc.binary_join_element_wise(key + quote, text, quote, ""))
-        else:
-            pieces += [key + quote, text, quote]
-    if run.fields:
-        pieces.append(run.text())
-    merged: list[str | pa.ChunkedArray | pa.Array] = []
-    for piece in [*pieces, "}" + nl]:  # adjacent constant texts as one
-        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
-            merged[-1] += piece
-        else:
-            merged.append(piece)
-    line = pc.binary_join_element_wise(*merged, "", null_handling="replace", null_replacement="")
-    return line.combine_chunks() if isinstance(line, pa.ChunkedArray) else line
-
-
-def render(ev: pa.Table, nl: bytes) -> Lines:
-    """The JSON lines of the events of `ev`, in its row order."""
-    data, offsets, base = [], [np.zeros(1, np.int64)], 0
-    for start in range(0, ev.num_rows, BATCH_ROWS):
-        arr = render_batch(ev.slice(start, BATCH_ROWS), nl.decode())
-        offs = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset:arr.offset + len(arr) + 1].astype(np.int64)
-        data.append(memoryview(arr.buffers()[2])[offs[0]:offs[-1]])
-        offsets.append(offs[1:] - offs[0] + base)
-        base += int(offs[-1] - offs[0])
-    return Lines(b"".join(data), np.concatenate(offsets), nl)
+        merged: list[str | pa.Array] = []
+        for piece in [*pieces, "}" + nl]:  # adjacent constant texts as one
+            if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+                merged[-1] += piece
+            else:
+                merged.append(piece)
+        line = pc.binary_join_element_wise(*merged, "", null_handling="replace", null_replacement="")
+        return line.combine_chunks() if isinstance(line, pa.ChunkedArray) else line
