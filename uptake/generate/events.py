@@ -11,6 +11,7 @@ a person's own pace, and a team that never goes live.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from schemas import events as contract
 from uptake import org
 from uptake.generate.people import People, team_at
 
+EDITED = contract.OUTCOME_REVIEW.index("edited")  # the code of an edited AI output
 SOURCES = ("genesys-cloud", "github-copilot", "lmn-assist", "m365-copilot")
 SITE_OFFSET_MINUTES = {"Phoenix AZ": -420, "Tampa FL": -300, "Columbus OH": -300, "remote": 0}
 
@@ -191,6 +193,15 @@ def copilot(rng, p: People, start: dt.date, end: dt.date, n_months: int, scale: 
                 explicit_count=rng.random(person.size) < 0.5)
 
 
+def labels(values: Sequence[str | None], which: np.ndarray) -> pa.Array:
+    """values[which] as Arrow strings (None: null), taken by Arrow rather than one Python object per row."""
+    return pa.array(list(values), pa.string()).take(pa.array(which))
+
+
+def constant(value: str, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.string()), n)
+
+
 def ids(prefix: str, numbers: np.ndarray) -> pa.Array:
     """`prefix<number>` strings, built by Arrow rather than one Python f-string per row."""
     return pc.binary_join_element_wise(prefix, pc.cast(pa.array(numbers), pa.string()), "")
@@ -216,9 +227,9 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
             "offset_min": np.where(local, offset, 0),
             "tool": pa.repeat(pa.scalar(tool), n),
             "event_type": pa.repeat(pa.scalar(event_type), n),
-            "source": source if isinstance(source, np.ndarray) else pa.repeat(pa.scalar(source), n),
+            "source": constant(source, n) if isinstance(source, str) else source,
             "actor_id": actor_arr.take(idx),
-            "capability": capability if isinstance(capability, np.ndarray) else pa.repeat(pa.scalar(capability), n),
+            "capability": constant(capability, n) if isinstance(capability, str) else capability,
             "org_unit": pc.if_else(pa.array(has_org), code_arr.take(pa.array(team)), pa.scalar(None, pa.string())),
             "site": pc.if_else(pa.array(rng.random(n) < 0.5), site_arr.take(idx), pa.scalar(None, pa.string())),
             "phi": rng.random(n) < 0.03,
@@ -228,18 +239,18 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
     c = calls
     d = base(c["person"], c["ts"], c["team"], "call_summarization", "call_completed", "genesys-cloud",
              org.CALL_CAPABILITY)
-    d.update(workflow=np.full(c["ts"].size, "call_summary", dtype=object),
+    d.update(workflow=constant("call_summary", c["ts"].size),
              work_item_id=ids("CALL-", c["call_id"]),
              handle_seconds=c["handle"], acw_seconds=c["acw"], ai_summary_offered=c["offered"], queue=c["queue"])
     cols.append(d)
     o = np.flatnonzero(c["offered"])
     rts = c["ts"][o] + ((c["handle"][o] + c["acw"][o] * 0.5) * 1e6).astype(np.int64) * np.timedelta64(1, "us")
-    outcome = np.array(contract.OUTCOME_REVIEW, dtype=object)[rng.choice(3, o.size, p=[0.6, 0.3, 0.1])]
+    outcome = rng.choice(3, o.size, p=[0.6, 0.3, 0.1])  # codes into contract.OUTCOME_REVIEW
     d = base(c["person"][o], rts, team_at(p, c["person"][o], rts), "call_summarization", "summary_reviewed",
              "genesys-cloud", org.CALL_CAPABILITY)
-    d.update(workflow=np.full(o.size, "call_summary", dtype=object),
-             work_item_id=ids("CALL-", c["call_id"][o]), outcome=outcome,
-             edit_ratio=np.where(outcome == "edited", np.round(rng.uniform(0.05, 0.6, o.size), 3), np.nan))
+    d.update(workflow=constant("call_summary", o.size),
+             work_item_id=ids("CALL-", c["call_id"][o]), outcome=labels(contract.OUTCOME_REVIEW, outcome),
+             edit_ratio=np.where(outcome == EDITED, np.round(rng.uniform(0.05, 0.6, o.size), 3), np.nan))
     cols.append(d)
 
     # letters: each step is an event, kept only when it happened before the window's end (the rest is backlog)
@@ -251,38 +262,35 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
         ("letter_submitted", lt["submitted"]),
         ("letter_decided", lt["decided"]),
     )
-    cap = np.where(lt["retired"], org.RETIRED_LETTER_CAPABILITY, org.LETTER_CAPABILITY).astype(object)
+    caps = (org.LETTER_CAPABILITY, org.RETIRED_LETTER_CAPABILITY)
     for event_type, when in steps:
         k = np.flatnonzero(when < lt["end_ts"])
         d = base(lt["person"][k], when[k], team_at(p, lt["person"][k], when[k]), "lmn_drafting", event_type,
-                 "lmn-assist", cap[k])
-        d.update(workflow=np.full(k.size, "lmn_letters", dtype=object), work_item_id=case.take(pa.array(k)))
+                 "lmn-assist", labels(caps, lt["retired"][k].astype(np.int64)))
+        d.update(workflow=constant("lmn_letters", k.size), work_item_id=case.take(pa.array(k)))
         if event_type == "letter_requested":
             d.update(letter_type=lt["letter_type"][k],
-                     payer=np.array(["Aetna", "BCBS", "Cigna", "Humana", "UnitedHealthcare"],
-                                    dtype=object)[rng.integers(0, 5, k.size)])
+                     payer=labels(("Aetna", "BCBS", "Cigna", "Humana", "UnitedHealthcare"), rng.integers(0, 5, k.size)))
         elif event_type == "letter_drafted":
             ai = lt["ai"][k]
-            out = np.array(contract.OUTCOME_REVIEW, dtype=object)[rng.choice(3, k.size, p=[0.5, 0.4, 0.1])]
-            d.update(ai_drafted=ai, outcome=np.where(ai, out, None),
-                     edit_ratio=np.where(ai & (out == "edited"), np.round(rng.uniform(0.05, 0.7, k.size), 3), np.nan))
+            out = rng.choice(3, k.size, p=[0.5, 0.4, 0.1])  # codes into contract.OUTCOME_REVIEW
+            d.update(ai_drafted=ai, outcome=labels((*contract.OUTCOME_REVIEW, None), np.where(ai, out, 3)),
+                     edit_ratio=np.where(ai & (out == EDITED), np.round(rng.uniform(0.05, 0.7, k.size), 3), np.nan))
         elif event_type == "letter_submitted":
             d.update(work_seconds=lt["work_seconds"][k])
         elif event_type == "letter_decided":
-            d.update(decision=np.where(lt["approved"][k], "approved", "denied").astype(object))
+            d.update(decision=labels(("denied", "approved"), lt["approved"][k].astype(np.int64)))
         cols.append(d)
 
     # copilot
     cp = cop
     acts = org.COPILOT_ACTIONS
     a = cp["action"]
+    vscode = np.array([x[0] == "vscode" for x in acts], dtype=np.int64)
     d = base(cp["person"], cp["ts"], cp["team"], "copilot", "assist",
-             np.where(np.array([acts[i][0] for i in range(len(acts))], dtype=object)[a] == "vscode",
-                      "github-copilot", "m365-copilot").astype(object) if a.size else "m365-copilot",
-             np.array([x[2] for x in acts], dtype=object)[a])
-    d.update(app=np.array([x[0] for x in acts], dtype=object)[a],
-             action=np.array([x[1] for x in acts], dtype=object)[a],
-             outcome=np.where(cp["accepted"], "accepted", "discarded").astype(object),
+             labels(("m365-copilot", "github-copilot"), vscode[a]), labels([x[2] for x in acts], a))
+    d.update(app=labels([x[0] for x in acts], a), action=labels([x[1] for x in acts], a),
+             outcome=labels(("discarded", "accepted"), cp["accepted"].astype(np.int64)),
              count=np.where(cp["explicit_count"] | (cp["count"] > 1), cp["count"], -1))
     cols.append(d)
 

@@ -148,23 +148,37 @@ class Segment:
         self.code, self.combinations = dense.ravel(), combinations
         return True
 
-    def text(self) -> pa.Array:
+    def texts_and_codes(self) -> tuple[pa.Array, np.ndarray]:
+        """The text of each combination, and each row's combination."""
         first = np.empty(self.combinations, np.int64)
         first[self.code[::-1]] = np.arange(len(self.code))[::-1]  # a row of each combination
         parts = [pa.array([*t, None], pa.string()).take(pa.array(c[first])) for t, c in zip(self.texts, self.codes,
                                                                                            strict=True)]
         joined = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
-        return joined.take(pa.array(self.code))
+        return joined, self.code
 
 
 class EventText:
-    """The events' fields prepared once (codes, per-row columns), to render the lines of any of its rows."""
+    """The events' fields prepared once for all rows, to render the lines of any of them: runs of coded fields
+    as the texts of their combinations and each row's combination (`Segment`), the per-row fields as columns."""
 
     def __init__(self, ev: pa.Table) -> None:
-        self.coded: dict[str, Coded] = {}
+        self.layout: list[str | tuple[pa.Array, np.ndarray]] = []  # a per-row field, or a run's texts and codes
+        run = Segment(ev.num_rows)
         for i, f in enumerate(FIELDS):
-            if f.name not in PER_ROW and ev.column(f.name).null_count < ev.num_rows:
-                self.coded[f.name] = coded(f'{"," if i else "{"}"{f.name}":', f.name, ev.column(f.name))
+            if f.name in PER_ROW:
+                if run.texts:
+                    self.layout.append(run.texts_and_codes())
+                    run = Segment(ev.num_rows)
+                self.layout.append(f.name)
+            elif ev.column(f.name).null_count < ev.num_rows:
+                c = coded(f'{"," if i else "{"}"{f.name}":', f.name, ev.column(f.name))
+                if not run.add(c.texts, c.codes, ev.num_rows // 8):
+                    self.layout.append(run.texts_and_codes())
+                    run = Segment(ev.num_rows)
+                    run.add(c.texts, c.codes, ev.num_rows // 8)
+        if run.texts:
+            self.layout.append(run.texts_and_codes())
         sources = pc.index_in(ev.column("source"), pa.array(list(SOURCE_PREFIX)))
         if sources.null_count:
             raise ValueError(f"generated field source: one not in {', '.join(SOURCE_PREFIX)}")
@@ -189,7 +203,6 @@ class EventText:
 
     def render_batch(self, rows: np.ndarray, nl: str) -> pa.Array:
         """One line per row (`nl` at its end), as one join of texts."""
-        n = len(rows)
         take = pa.array(rows)
         offset_min = self.offset_min[rows]
         offsets, which = np.unique(offset_min, return_inverse=True)
@@ -201,23 +214,13 @@ class EventText:
         work_item_id = self.work_item_id.take(take)  # absent on copilot's events: the key too
         per_row["work_item_id"] = [pc.binary_join_element_wise(',"work_item_id":"', work_item_id, '"', "")]
         pieces: list[str | pa.Array] = []
-        run = Segment(n)
-        for i, f in enumerate(FIELDS):
-            if f.name in self.coded:
-                c = self.coded[f.name]
-                codes = c.codes[rows]
-                if not run.add(c.texts, codes, n // 8):
-                    pieces.append(run.text())
-                    run = Segment(n)
-                    run.add(c.texts, codes, n // 8)
-            elif f.name in per_row:
-                if run.texts:
-                    pieces.append(run.text())
-                    run = Segment(n)
-                key = [] if f.name == "work_item_id" else [f'{"," if i else "{"}"{f.name}":']
-                pieces += [*key, *per_row[f.name]]
-        if run.texts:
-            pieces.append(run.text())
+        for part in self.layout:
+            if isinstance(part, str):
+                key = [] if part == "work_item_id" else [f'{"," if part != FIELDS[0].name else "{"}"{part}":']
+                pieces += [*key, *per_row[part]]
+            else:
+                texts, codes = part
+                pieces.append(texts.take(pa.array(codes[rows])))
         merged: list[str | pa.Array] = []
         for piece in [*pieces, "}" + nl]:  # adjacent constant texts as one
             if isinstance(piece, str) and merged and isinstance(merged[-1], str):
