@@ -8,9 +8,10 @@ Writes, under OUT:
   invalid UTF-8, PHI-like free text, non-UTC offsets, CRLF line ends, gzip);
 - `truth.json`: the planted effects and the exact per-file and total counts an ingest must reproduce.
 
-The parts, one module each: `people` (who works where, at what cost, who moves), `events` (the good events,
-their planted effects and the planted biases), `faults` (each kind of bad line) and `landing` (the files, faults
-planted and counted), `truth` (truth.json), `reference` (the CSVs), `window` (months and working days), `items`
+The parts, one module each: `people` (who works where, at what cost, who moves), `events` (the good events
+and their planted effects), `biases` (what is planted against the naive methods), `lines` (the good events as
+JSON lines, rendered column-wise), `faults` (each kind of bad line) and `landing` (the files, faults planted and
+counted), `truth` (truth.json), `reference` (the CSVs), `window` (months and working days), `items`
 (the same calls and letters as work items, column-wise, without events: for the methods' benchmark and tests).
 Deterministic: the same seed, size, end month and biases give byte-identical files.
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,41 +20,12 @@ import pyarrow.compute as pc
 
 from schemas import events as contract
 from uptake import org
+from uptake.generate.biases import NO_BIASES, Biases, take_probability
 from uptake.generate.people import People, team_at
 
 EDITED = contract.OUTCOME_REVIEW.index("edited")  # the code of an edited AI output
 SOURCES = ("genesys-cloud", "github-copilot", "lmn-assist", "m365-copilot")
 SITE_OFFSET_MINUTES = {"Phoenix AZ": -420, "Tampa FL": -300, "Columbus OH": -300, "remote": 0}
-
-
-@dataclass(frozen=True)
-class Biases:
-    """What real data does to the naive methods, planted on purpose (truth.json records it).
-
-    - `trend_seconds_per_month`: ACW and letter staff time (acw_seconds, work_seconds) rise by this many
-      seconds with each calendar month of the window, in every unit, AI or not (pre_go_live books it as saving);
-    - `self_selection`: a person's own pace drives how often they take the AI: the log-odds of an AI summary or
-      draft rise by this much per standard deviation of the person's pace (slow people, long ACW, take it most;
-      0: at random, as `org.OFFER_PROBABILITY` and `org.AI_DRAFT_PROBABILITY`); it biases every comparison
-      across people (concurrent_control, pre_go_live);
-    - `never_live`: a team (with a go-live in `org.GO_LIVE`) that never goes live: a control for every month.
-    """
-
-    trend_seconds_per_month: float = 0.0
-    self_selection: float = 0.0
-    never_live: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"trend_seconds_per_month": self.trend_seconds_per_month, "self_selection": self.self_selection,
-                "never_live": self.never_live}
-
-
-def take_probability(base: float, pace: np.ndarray, pace_sd: float, strength: float) -> np.ndarray:
-    """P(the person takes the AI on an item): `base` for everyone without self-selection, else
-    1 / (1 + exp(−(logit(base) + strength × pace / pace_sd)))."""
-    if strength == 0:
-        return np.full(pace.shape, base)
-    return 1 / (1 + np.exp(-(np.log(base / (1 - base)) + strength * pace / pace_sd)))
 
 
 def month_index(ts: np.ndarray, first: np.datetime64) -> np.ndarray:
@@ -78,7 +48,7 @@ def live(team_idx: np.ndarray, ts: np.ndarray, workflow: str, go_live: dict) -> 
     return ts >= live_from[team_idx]
 
 
-def calls(rng, p: People, days: np.ndarray, go_live, scale: float, biases: Biases = Biases()) -> dict[str, Any]:
+def calls(rng, p: People, days: np.ndarray, go_live, scale: float, biases: Biases = NO_BIASES) -> dict[str, Any]:
     idx = {u.code: i for i, u in enumerate(org.UNITS)}
     agents = np.flatnonzero(np.isin(p.team, [idx[c] for c in org.CALL_TEAMS]) & (p.role == "contact_center_agent"))
     pa_, pd_ = np.meshgrid(agents, np.arange(len(days)), indexing="ij")
@@ -103,7 +73,7 @@ def calls(rng, p: People, days: np.ndarray, go_live, scale: float, biases: Biase
 
 
 def letters(rng, p: People, days: np.ndarray, go_live, end_ts, scale: float,
-            biases: Biases = Biases()) -> dict[str, Any]:
+            biases: Biases = NO_BIASES) -> dict[str, Any]:
     idx = {u.code: i for i, u in enumerate(org.UNITS)}
     staff = np.flatnonzero(np.isin(p.team, [idx[c] for c in org.LETTER_TEAMS]) & (p.role != "team_lead"))
     ps, pd_ = np.meshgrid(staff, np.arange(len(days)), indexing="ij")
