@@ -245,3 +245,19 @@ def test_generate_plants_the_biases_asked_on_the_command_line_and_records_them(t
 
     assert main(["generate", "--out", str(tmp_path / "bad"), "--never-live", "NOPE"]) == 1
     assert "NOPE" in capsys.readouterr().err
+
+
+# The small organization's files as main's generator wrote them before the generator was made faster (#14): a
+# sha256 of each file's path and content (gzip files decompressed), in path order. The faster generator must
+# write the same organization; a deliberate change to what is generated updates this digest in the same commit
+# (bench/generate.py compares two commits' output file by file and tells which files differ).
+SMALL_ORG_DIGEST = "4f8c7fc5efd9253b781ad29b7baf03261a1f304ebacc1c2cdae6b2ea6fedb309"
+
+
+def test_small_organization_is_the_one_generated_before(small_org: Path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    for p in sorted(q for q in small_org.rglob("*") if q.is_file()):
+        digest.update(p.relative_to(small_org).as_posix().encode() + b"\0" + hashlib.sha256(_read(p)).digest())
+    assert digest.hexdigest() == SMALL_ORG_DIGEST

@@ -8,9 +8,10 @@ Writes, under OUT:
   invalid UTF-8, PHI-like free text, non-UTC offsets, CRLF line ends, gzip);
 - `truth.json`: the planted effects and the exact per-file and total counts an ingest must reproduce.
 
-The parts, one module each: `people` (who works where, at what cost, who moves), `events` (the good events,
-their planted effects and the planted biases), `faults` (each kind of bad line) and `landing` (the files, faults
-planted and counted), `truth` (truth.json), `reference` (the CSVs), `window` (months and working days), `items`
+The parts, one module each: `people` (who works where, at what cost, who moves), `events` (the good events
+and their planted effects), `biases` (what is planted against the naive methods), `lines` (the good events as
+JSON lines, rendered column-wise), `faults` (each kind of bad line) and `landing` (the files, faults planted and
+counted), `truth` (truth.json), `reference` (the CSVs), `window` (months and working days), `items`
 (the same calls and letters as work items, column-wise, without events: for the methods' benchmark and tests).
 Deterministic: the same seed, size, end month and biases give byte-identical files.
 
@@ -37,6 +38,8 @@ from uptake.generate.reference import write_reference
 from uptake.generate.truth import truth_document, write_truth
 from uptake.generate.window import DEFAULT_END_MONTH, GenerateError, next_month, window_months, workdays
 from uptake.progress import Progress
+
+VERSIONS = ("1.0", "1.3", "1.1")  # the schema versions senders write
 
 __all__ = ["DEFAULT_END_MONTH", "Biases", "GenerateError", "generate"]
 
@@ -101,11 +104,11 @@ def generate(out: str | Path, seed: int = 1, months: int = 6, people: int = 600,
     ts = ev.column("ts").to_numpy()
     month_idx = (ts.astype("datetime64[M]") - np.datetime64(start, "M")).astype(int)
     ev = ev.append_column("event_num", pa.array(mixed, pa.uint64()))
-    version = np.where(rng.random(n) < 0.8, "1.0", "1.3")
+    version = np.where(rng.random(n) < 0.8, 0, 1)  # codes into VERSIONS
     # work_seconds came with 1.1: a 1.0 sender has no such field, so a letter that carries it says 1.1 at least
-    version = np.where((version == "1.0") & ev.column("work_seconds").is_valid().to_numpy(zero_copy_only=False),
-                       "1.1", version)
-    ev = ev.append_column("schema_version", pa.array(version, pa.string()))
+    version = np.where((version == 0) & ev.column("work_seconds").is_valid().to_numpy(zero_copy_only=False),
+                       2, version)
+    ev = ev.append_column("schema_version", events.labels(VERSIONS, version))
     ev = ev.append_column("month_idx", pa.array(month_idx, pa.int32()))
 
     truth_files = write_landing(out, ev, month_starts, rng, bar)

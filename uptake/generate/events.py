@@ -1,8 +1,7 @@
 """The good usage events: calls, letter cases and copilot use, as one Arrow table, then JSON lines.
 
 Events are drawn column-wise with numpy (the planted effects live here: ACW saved on offered calls, staff
-time and turnaround saved on AI-drafted letters) and formatted to JSON by DuckDB, so generation runs at
-hundreds of thousands of events per second.
+time and turnaround saved on AI-drafted letters); `lines.render` writes them as JSON lines.
 
 `Biases` plants what breaks the naive attribution methods (all off by default, and then the draws are exactly
 those of an organization without them): a secular trend in the staff-time metrics, self-selection of the AI by
@@ -12,50 +11,21 @@ a person's own pace, and a team that never goes live.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import events as contract
 from uptake import org
+from uptake.generate.biases import NO_BIASES, Biases, take_probability
 from uptake.generate.people import People, team_at
 
+EDITED = contract.OUTCOME_REVIEW.index("edited")  # the code of an edited AI output
 SOURCES = ("genesys-cloud", "github-copilot", "lmn-assist", "m365-copilot")
 SITE_OFFSET_MINUTES = {"Phoenix AZ": -420, "Tampa FL": -300, "Columbus OH": -300, "remote": 0}
-
-
-@dataclass(frozen=True)
-class Biases:
-    """What real data does to the naive methods, planted on purpose (truth.json records it).
-
-    - `trend_seconds_per_month`: ACW and letter staff time (acw_seconds, work_seconds) rise by this many
-      seconds with each calendar month of the window, in every unit, AI or not (pre_go_live books it as saving);
-    - `self_selection`: a person's own pace drives how often they take the AI: the log-odds of an AI summary or
-      draft rise by this much per standard deviation of the person's pace (slow people, long ACW, take it most;
-      0: at random, as `org.OFFER_PROBABILITY` and `org.AI_DRAFT_PROBABILITY`); it biases every comparison
-      across people (concurrent_control, pre_go_live);
-    - `never_live`: a team (with a go-live in `org.GO_LIVE`) that never goes live: a control for every month.
-    """
-
-    trend_seconds_per_month: float = 0.0
-    self_selection: float = 0.0
-    never_live: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"trend_seconds_per_month": self.trend_seconds_per_month, "self_selection": self.self_selection,
-                "never_live": self.never_live}
-
-
-def take_probability(base: float, pace: np.ndarray, pace_sd: float, strength: float) -> np.ndarray:
-    """P(the person takes the AI on an item): `base` for everyone without self-selection, else
-    1 / (1 + exp(−(logit(base) + strength × pace / pace_sd)))."""
-    if strength == 0:
-        return np.full(pace.shape, base)
-    return 1 / (1 + np.exp(-(np.log(base / (1 - base)) + strength * pace / pace_sd)))
 
 
 def month_index(ts: np.ndarray, first: np.datetime64) -> np.ndarray:
@@ -78,7 +48,7 @@ def live(team_idx: np.ndarray, ts: np.ndarray, workflow: str, go_live: dict) -> 
     return ts >= live_from[team_idx]
 
 
-def calls(rng, p: People, days: np.ndarray, go_live, scale: float, biases: Biases = Biases()) -> dict[str, Any]:
+def calls(rng, p: People, days: np.ndarray, go_live, scale: float, biases: Biases = NO_BIASES) -> dict[str, Any]:
     idx = {u.code: i for i, u in enumerate(org.UNITS)}
     agents = np.flatnonzero(np.isin(p.team, [idx[c] for c in org.CALL_TEAMS]) & (p.role == "contact_center_agent"))
     pa_, pd_ = np.meshgrid(agents, np.arange(len(days)), indexing="ij")
@@ -103,7 +73,7 @@ def calls(rng, p: People, days: np.ndarray, go_live, scale: float, biases: Biase
 
 
 def letters(rng, p: People, days: np.ndarray, go_live, end_ts, scale: float,
-            biases: Biases = Biases()) -> dict[str, Any]:
+            biases: Biases = NO_BIASES) -> dict[str, Any]:
     idx = {u.code: i for i, u in enumerate(org.UNITS)}
     staff = np.flatnonzero(np.isin(p.team, [idx[c] for c in org.LETTER_TEAMS]) & (p.role != "team_lead"))
     ps, pd_ = np.meshgrid(staff, np.arange(len(days)), indexing="ij")
@@ -193,6 +163,15 @@ def copilot(rng, p: People, start: dt.date, end: dt.date, n_months: int, scale: 
                 explicit_count=rng.random(person.size) < 0.5)
 
 
+def labels(values: Sequence[str | None], which: np.ndarray) -> pa.Array:
+    """values[which] as Arrow strings (None: null), taken by Arrow rather than one Python object per row."""
+    return pa.array(list(values), pa.string()).take(pa.array(which))
+
+
+def constant(value: str, n: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.string()), n)
+
+
 def ids(prefix: str, numbers: np.ndarray) -> pa.Array:
     """`prefix<number>` strings, built by Arrow rather than one Python f-string per row."""
     return pc.binary_join_element_wise(prefix, pc.cast(pa.array(numbers), pa.string()), "")
@@ -218,9 +197,9 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
             "offset_min": np.where(local, offset, 0),
             "tool": pa.repeat(pa.scalar(tool), n),
             "event_type": pa.repeat(pa.scalar(event_type), n),
-            "source": source if isinstance(source, np.ndarray) else pa.repeat(pa.scalar(source), n),
+            "source": constant(source, n) if isinstance(source, str) else source,
             "actor_id": actor_arr.take(idx),
-            "capability": capability if isinstance(capability, np.ndarray) else pa.repeat(pa.scalar(capability), n),
+            "capability": constant(capability, n) if isinstance(capability, str) else capability,
             "org_unit": pc.if_else(pa.array(has_org), code_arr.take(pa.array(team)), pa.scalar(None, pa.string())),
             "site": pc.if_else(pa.array(rng.random(n) < 0.5), site_arr.take(idx), pa.scalar(None, pa.string())),
             "phi": rng.random(n) < 0.03,
@@ -230,18 +209,18 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
     c = calls
     d = base(c["person"], c["ts"], c["team"], "call_summarization", "call_completed", "genesys-cloud",
              org.CALL_CAPABILITY)
-    d.update(workflow=np.full(c["ts"].size, "call_summary", dtype=object),
+    d.update(workflow=constant("call_summary", c["ts"].size),
              work_item_id=ids("CALL-", c["call_id"]),
              handle_seconds=c["handle"], acw_seconds=c["acw"], ai_summary_offered=c["offered"], queue=c["queue"])
     cols.append(d)
     o = np.flatnonzero(c["offered"])
     rts = c["ts"][o] + ((c["handle"][o] + c["acw"][o] * 0.5) * 1e6).astype(np.int64) * np.timedelta64(1, "us")
-    outcome = np.array(contract.OUTCOME_REVIEW, dtype=object)[rng.choice(3, o.size, p=[0.6, 0.3, 0.1])]
+    outcome = rng.choice(3, o.size, p=[0.6, 0.3, 0.1])  # codes into contract.OUTCOME_REVIEW
     d = base(c["person"][o], rts, team_at(p, c["person"][o], rts), "call_summarization", "summary_reviewed",
              "genesys-cloud", org.CALL_CAPABILITY)
-    d.update(workflow=np.full(o.size, "call_summary", dtype=object),
-             work_item_id=ids("CALL-", c["call_id"][o]), outcome=outcome,
-             edit_ratio=np.where(outcome == "edited", np.round(rng.uniform(0.05, 0.6, o.size), 3), np.nan))
+    d.update(workflow=constant("call_summary", o.size),
+             work_item_id=ids("CALL-", c["call_id"][o]), outcome=labels(contract.OUTCOME_REVIEW, outcome),
+             edit_ratio=np.where(outcome == EDITED, np.round(rng.uniform(0.05, 0.6, o.size), 3), np.nan))
     cols.append(d)
 
     # letters: each step is an event, kept only when it happened before the window's end (the rest is backlog)
@@ -253,38 +232,35 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
         ("letter_submitted", lt["submitted"]),
         ("letter_decided", lt["decided"]),
     )
-    cap = np.where(lt["retired"], org.RETIRED_LETTER_CAPABILITY, org.LETTER_CAPABILITY).astype(object)
+    caps = (org.LETTER_CAPABILITY, org.RETIRED_LETTER_CAPABILITY)
     for event_type, when in steps:
         k = np.flatnonzero(when < lt["end_ts"])
         d = base(lt["person"][k], when[k], team_at(p, lt["person"][k], when[k]), "lmn_drafting", event_type,
-                 "lmn-assist", cap[k])
-        d.update(workflow=np.full(k.size, "lmn_letters", dtype=object), work_item_id=case.take(pa.array(k)))
+                 "lmn-assist", labels(caps, lt["retired"][k].astype(np.int64)))
+        d.update(workflow=constant("lmn_letters", k.size), work_item_id=case.take(pa.array(k)))
         if event_type == "letter_requested":
             d.update(letter_type=lt["letter_type"][k],
-                     payer=np.array(["Aetna", "BCBS", "Cigna", "Humana", "UnitedHealthcare"],
-                                    dtype=object)[rng.integers(0, 5, k.size)])
+                     payer=labels(("Aetna", "BCBS", "Cigna", "Humana", "UnitedHealthcare"), rng.integers(0, 5, k.size)))
         elif event_type == "letter_drafted":
             ai = lt["ai"][k]
-            out = np.array(contract.OUTCOME_REVIEW, dtype=object)[rng.choice(3, k.size, p=[0.5, 0.4, 0.1])]
-            d.update(ai_drafted=ai, outcome=np.where(ai, out, None),
-                     edit_ratio=np.where(ai & (out == "edited"), np.round(rng.uniform(0.05, 0.7, k.size), 3), np.nan))
+            out = rng.choice(3, k.size, p=[0.5, 0.4, 0.1])  # codes into contract.OUTCOME_REVIEW
+            d.update(ai_drafted=ai, outcome=labels((*contract.OUTCOME_REVIEW, None), np.where(ai, out, 3)),
+                     edit_ratio=np.where(ai & (out == EDITED), np.round(rng.uniform(0.05, 0.7, k.size), 3), np.nan))
         elif event_type == "letter_submitted":
             d.update(work_seconds=lt["work_seconds"][k])
         elif event_type == "letter_decided":
-            d.update(decision=np.where(lt["approved"][k], "approved", "denied").astype(object))
+            d.update(decision=labels(("denied", "approved"), lt["approved"][k].astype(np.int64)))
         cols.append(d)
 
     # copilot
     cp = cop
     acts = org.COPILOT_ACTIONS
     a = cp["action"]
+    vscode = np.array([x[0] == "vscode" for x in acts], dtype=np.int64)
     d = base(cp["person"], cp["ts"], cp["team"], "copilot", "assist",
-             np.where(np.array([acts[i][0] for i in range(len(acts))], dtype=object)[a] == "vscode",
-                      "github-copilot", "m365-copilot").astype(object) if a.size else "m365-copilot",
-             np.array([x[2] for x in acts], dtype=object)[a])
-    d.update(app=np.array([x[0] for x in acts], dtype=object)[a],
-             action=np.array([x[1] for x in acts], dtype=object)[a],
-             outcome=np.where(cp["accepted"], "accepted", "discarded").astype(object),
+             labels(("m365-copilot", "github-copilot"), vscode[a]), labels([x[2] for x in acts], a))
+    d.update(app=labels([x[0] for x in acts], a), action=labels([x[1] for x in acts], a),
+             outcome=labels(("discarded", "accepted"), cp["accepted"].astype(np.int64)),
              count=np.where(cp["explicit_count"] | (cp["count"] > 1), cp["count"], -1))
     cols.append(d)
 
@@ -312,37 +288,3 @@ def events_table(rng, p: People, calls, letters, cop, n_people_units) -> pa.Tabl
                 arrays[name] = pa.array(d[name], type=t)
         tables.append(pa.table(arrays))
     return pa.concat_tables(tables)
-
-
-FORMAT_SQL = """
-select file, phi, tool, '{{' || {fields} || '}}' as line
-from (
-  select * exclude (event_num),
-    strftime(ts, '%Y-%m') || '-' || source as file,
-    case source when 'genesys-cloud' then 'gc' when 'github-copilot' then 'gh' when 'lmn-assist' then 'lmn'
-                else 'm365' end || '-' || lpad(to_hex(event_num), 16, '0') as event_id,
-    strftime(ts + to_minutes(offset_min), '%Y-%m-%dT%H:%M:%S') || '.' || lpad((epoch_ms(ts) % 1000)::varchar, 3, '0')
-      || case when offset_min = 0 then 'Z'
-              else (case when offset_min < 0 then '-' else '+' end)
-                   || lpad((abs(offset_min) // 60)::varchar, 2, '0') || ':'
-                   || lpad((abs(offset_min) % 60)::varchar, 2, '0') end as occurred_at
-  from ev
-)
-order by file, ts, event_id
-"""
-
-
-def format_lines(con: duckdb.DuckDBPyConnection, ev: pa.Table) -> pa.Table:
-    # `,"name":value` per field, or nothing when the value is null (to_json escapes strings)
-    parts = []
-    for i, f in enumerate(contract.COMMON_FIELDS + tuple(contract.payload_fields().values())):
-        value = f"{f.name}::varchar" if f.kind in ("integer", "boolean") else f"to_json({f.name})"
-        parts.append(f"""coalesce('{"," if i else ""}"{f.name}":' || {value}, '')""")
-    fields = " || ".join(parts)
-    con.register("ev", ev)
-    try:
-        return con.sql(FORMAT_SQL.format(fields=fields)).to_arrow_table()
-    finally:
-        con.unregister("ev")
-
-
