@@ -34,7 +34,6 @@ def _import_heavy_modules() -> None:
     workers.start()
 
 
-
 class DemoError(Exception):
     """The demo cannot use the folder it was given."""
 

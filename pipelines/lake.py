@@ -223,13 +223,17 @@ def key_fingerprint(key: bytes) -> str:
 
 @contextlib.contextmanager
 def written(path: Path, restricted: bool = False) -> Iterator[Path]:
-    """A temporary name to write `path` under; renamed to `path` when the block ends without error (0600 in
-    a 0700 folder when `restricted`)."""
+    """A temporary name to write `path` under; renamed to `path` when the block ends without error, removed when
+    it fails (0600 in a 0700 folder when `restricted`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if restricted:
         os.chmod(path.parent, 0o700)
     tmp = path.with_name(path.name + ".tmp")
-    yield tmp
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     if restricted:
         os.chmod(tmp, 0o600)
     os.replace(tmp, path)

@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines import lake as pipelines_lake
 from pipelines.commit import _write_partitions, write_staged
 from schemas import events as contract
 
@@ -52,3 +53,21 @@ def test_a_staged_file_out_of_partition_order_fails_instead_of_overwriting(tmp_p
                     [("copilot", "2026-01-02", 1), ("copilot", "2026-01-01", 2), ("copilot", "2026-01-02", 3)])
     with pytest.raises(RuntimeError, match="met twice"):
         _write_partitions([a], {}, tmp_path / "events", "run-000001-0.parquet")
+
+
+def test_a_staged_file_is_written_whole_or_not_at_all(tmp_path):
+    """A write that fails part-way leaves neither the file nor its temporary: a retried range starts clean."""
+    path = tmp_path / "staged" / "f00000-r00000-0.arrow"
+    table = pa.table({"event_id": pa.array(["a", "b"]), "line": pa.array([1, 2], pa.int64())})
+
+    class Interrupted(Exception):
+        pass
+
+    with pytest.raises(Interrupted), pipelines_lake.written(path, restricted=True) as tmp:
+        tmp.write_bytes(b"half a file")
+        raise Interrupted
+    assert list(path.parent.iterdir()) == []
+    write_staged(table, path)
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # the temporary was renamed, not left beside
+    assert oct(path.stat().st_mode & 0o777) == "0o600" and oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    assert pa.ipc.open_file(pa.memory_map(str(path))).read_all().equals(table)
