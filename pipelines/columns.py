@@ -59,6 +59,9 @@ class Strings:
         """Which non-empty values (of `rows`, default all) are made only of bytes `allowed` (a 256-entry mask)."""
         pick = np.flatnonzero(self.valid & (self.length > 0) & (True if rows is None else rows))
         out = np.zeros(len(self.valid), bool)
+        if len(pick):  # first a cheap necessary condition: the middle and last bytes are allowed
+            start, n = self.off[pick], self.length[pick]
+            pick = pick[allowed[self.data[start + n // 2]] & allowed[self.data[start + n - 1]]]
         if not len(pick):
             return out
         lengths = self.length[pick]

@@ -61,12 +61,10 @@ FLUSH_ROWS = 262_144  # rows held before they are written: memory stays bounded,
 RUNNER_ALIASES = {"--runner=DaskRunner": "--runner=apache_beam.runners.dask.dask_runner.DaskRunner"}
 DEFAULT_RUNNER = "--runner=apache_beam.runners.portability.fn_api_runner.FnApiRunner"
 CONTENT = contract.content_columns()
-# a staged row: every landed column, and what the commit needs to rank copies and read a line back
-STAGED_SQL = f"""
-select {", ".join(CONTENT)}, event_date, $run::bigint as ingest_run, $file::varchar as source_file, source_line,
-       hash({", ".join(CONTENT)}) as content_hash, $file_idx::int as file_idx, line, src_offset, src_length
-from good
-order by tool, event_date, line"""
+# a staged row: every landed column, and what the commit needs to rank copies and read a line back; sorted by
+# partition, then line. Only the content hash is computed by DuckDB (the ledger records its hash function).
+HASH_SQL = f"select hash({', '.join(CONTENT)}) as content_hash from good"
+STAGED_ORDER = [("tool", "ascending"), ("event_date", "ascending"), ("line", "ascending")]
 
 
 @dataclass(frozen=True)
@@ -155,10 +153,18 @@ class RangeStager:
         good = good.append_column("source_line", pa.array(source_line, pa.int64()))
         self.con.register("good", good)
         try:
-            rows = self.con.sql(STAGED_SQL, params={"run": self.ctx.run, "file": self.ctx.sources.get(
-                r.file_idx, r.path), "file_idx": r.file_idx}).to_arrow_table()
+            content_hash = self.con.sql(HASH_SQL).to_arrow_table().column(0)
         finally:
             self.con.unregister("good")
+        n = good.num_rows
+        rows = pa.table({
+            **{c: good.column(c) for c in CONTENT}, "event_date": good.column("event_date"),
+            "ingest_run": pa.array(np.full(n, self.ctx.run), pa.int64()),
+            "source_file": pa.repeat(pa.scalar(self.ctx.sources.get(r.file_idx, r.path), pa.string()), n),
+            "source_line": good.column("source_line"), "content_hash": content_hash,
+            "file_idx": pa.array(np.full(n, r.file_idx), pa.int32()), "line": good.column("line"),
+            "src_offset": good.column("src_offset"), "src_length": good.column("src_length")})
+        rows = rows.take(pc.sort_indices(rows, sort_keys=STAGED_ORDER))
         write_staged(rows, self.root / "staged" / f"{r.stem}-{k}{STAGED_SUFFIX}")
 
     def _quarantine(self, r: Range, q: pa.Table) -> None:

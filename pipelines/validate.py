@@ -89,24 +89,24 @@ class BlockValidator:
             other = parse & ~obj
             parse = np.zeros(n, bool)
             if obj.any():
-                objects = pa.table({"line_no": line_no[obj], "len": length[obj],
-                                    "line": lines.filter(pa.array(obj)).cast(pa.string())})
+                objects = pa.table({"line_no": line_no[obj], "len": length[obj], "line": _text(lines, obj)})
                 rest = self._fast(objects, goods, bads, dropped)
                 parse[rest - block.line0 - 1] = True
             if other.any():
-                rest = self._not_objects(pa.table({"line_no": line_no[other],
-                                                   "line": lines.filter(pa.array(other)).cast(pa.string())}), bads)
+                rest = self._not_objects(pa.table({"line_no": line_no[other], "line": _text(lines, other)}), bads)
                 parse[rest - block.line0 - 1] = True
         if parse.any():
             self.decided["reference"] += int(parse.sum())
-            raw = pa.table({"line_no": line_no[parse], "line": lines.filter(pa.array(parse)).cast(pa.string())})
+            raw = pa.table({"line_no": line_no[parse], "line": _text(lines, parse)})
             res = self._query(self.sql, raw, self.params)
             ok = pc.is_null(res.column("reason"))
             good = res.filter(ok)
-            goods.append(good.drop_columns(["reason", "dropped"]).cast(GOOD_SCHEMA))
+            goods.append(good.drop_columns(["reason", "dropped"]).cast(GOOD_SCHEMA).sort_by("line_no"))
             bads.append(res.filter(pc.invert(ok)).select(["line_no", "reason"]))
             dropped.update(dict(_value_counts(pc.list_flatten(good.column("dropped")))))
-        good = pa.concat_tables(goods).sort_by("line_no") if goods else GOOD_SCHEMA.empty_table()
+        goods = [g for g in goods if g.num_rows]
+        good = (GOOD_SCHEMA.empty_table() if not goods else goods[0] if len(goods) == 1  # each is in line order
+                else pa.concat_tables(goods).sort_by("line_no"))
         bad = pa.concat_tables(bads) if bads else pa.table({"line_no": pa.array([], pa.int64()),
                                                             "reason": pa.array([], pa.string())})
 
@@ -215,6 +215,11 @@ def blank_mask(data: bytes, offs: np.ndarray, length: np.ndarray) -> np.ndarray:
     for i in maybe:
         blank[i] = not data[offs[i]: offs[i] + length[i]].strip()
     return blank
+
+
+def _text(lines: pa.BinaryArray, rows: np.ndarray) -> pa.StringArray:
+    """`rows` of `lines` as text: lines `utf8_mask` found valid, so not validated again."""
+    return (lines if rows.all() else lines.filter(pa.array(rows))).view(pa.string())
 
 
 def _is_utf8(b: bytes) -> bool:
