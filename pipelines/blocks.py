@@ -13,6 +13,7 @@ import gzip
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO
 
@@ -50,12 +51,17 @@ class Range:
 class Block:
     """Whole lines of a range. `offset`: byte position of data[0] in the (decompressed) file;
     `line0`: lines of the range before this block. `long_line`: the true length when data holds only
-    the kept prefix of one over-long line."""
+    the kept prefix of one over-long line. `data` may be a view of the bytes read (not copied)."""
 
-    data: bytes
+    data: bytes | memoryview
     offset: int
     line0: int
     long_line: int = 0
+
+    @cached_property
+    def newlines(self) -> np.ndarray:
+        """Where the block's `\\n` are (found once: counting lines and splitting them both need them)."""
+        return np.flatnonzero(np.frombuffer(self.data, np.uint8) == 10)
 
 
 def is_gzip(path: str | Path) -> bool:
@@ -97,12 +103,13 @@ def read_range(r: Range, block_bytes: int = 16 << 20) -> Iterator[Block]:
                     if not chunk or chunk.endswith(b"\n"):
                         break
         line0, pending = 0, b""
+        seekable = not r.gzip  # a plain file is read again from each block's end: no partial line carried
         while r.end is None or pos < r.end:
             chunk = fh.read(block_bytes)
-            data = pending + chunk
+            data = pending + chunk if pending else chunk
             if not chunk:
                 if data:
-                    yield Block(data, pos, line0)
+                    yield Block(memoryview(data), pos, line0)
                 return
             last = data.rfind(b"\n")
             if last < 0:
@@ -118,31 +125,40 @@ def read_range(r: Range, block_bytes: int = 16 << 20) -> Iterator[Block]:
                         total, rest, found = total + nl, chunk[nl + 1:], True
                         break
                     total += len(chunk)
-                yield Block(data[:LONG_LINE_KEEP], pos, line0, long_line=total)
+                yield Block(memoryview(data)[:LONG_LINE_KEEP], pos, line0, long_line=total)
                 line0, pos, pending = line0 + 1, pos + total + found, rest
                 if not found:
                     return
+                if seekable:
+                    fh.seek(pos)
+                    pending = b""
                 continue
-            whole, pending = data[: last + 1], data[last + 1:]
-            if r.end is not None and pos + len(whole) > r.end:
+            end = last + 1
+            if r.end is not None and pos + end > r.end:
                 # the last line of this range is the one holding byte end-1; the rest is the next range's
-                whole = whole[: whole.find(b"\n", max(0, r.end - pos - 1)) + 1]
-                if whole:
-                    yield Block(whole, pos, line0)
+                end = data.find(b"\n", max(0, r.end - pos - 1), end) + 1
+                if end:
+                    yield Block(memoryview(data)[:end], pos, line0)
                 return
-            yield Block(whole, pos, line0)
-            line0 += whole.count(b"\n")
-            pos += len(whole)
+            block = Block(memoryview(data)[:end], pos, line0)
+            yield block
+            line0 += len(block.newlines)
+            pos += end
+            pending = data[end:] if not seekable else b""
+            if seekable and end < len(data):
+                fh.seek(pos)
 
 
-def split_lines(data: bytes) -> tuple[pa.BinaryArray, np.ndarray, np.ndarray]:
+def split_lines(data: bytes | memoryview, newlines: np.ndarray | None = None
+                ) -> tuple[pa.BinaryArray, np.ndarray, np.ndarray]:
     """(lines, content lengths, byte offsets): lines as a zero-copy Arrow array over `data` (each value
-    keeps its line end); content length excludes `\\n` and a `\\r` before it."""
+    keeps its line end); content length excludes `\\n` and a `\\r` before it. `newlines`: where the `\\n` are,
+    when known."""
     buf = np.frombuffer(data, dtype=np.uint8)
-    nl = np.flatnonzero(buf == 10)
+    nl = np.flatnonzero(buf == 10) if newlines is None else newlines
     offsets = np.concatenate(([0], nl + 1))
-    if offsets[-1] < len(data):
-        offsets = np.append(offsets, len(data))
+    if offsets[-1] < len(buf):
+        offsets = np.append(offsets, len(buf))
     n = len(offsets) - 1
     ends = offsets[1:]
     length = ends - offsets[:-1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -32,11 +33,11 @@ class Strings:
         data = np.frombuffer(a.buffers()[2], np.uint8) if a.buffers()[2] is not None else np.zeros(0, np.uint8)
         return cls(np.asarray(a.is_valid()), off, data)
 
-    @property
+    @cached_property
     def length(self) -> np.ndarray:
         return np.diff(self.off)
 
-    @property
+    @cached_property
     def first(self) -> np.ndarray:
         """First byte of each value (0 when empty or null)."""
         if not len(self.data):

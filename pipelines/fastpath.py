@@ -96,6 +96,7 @@ class Judged:
         self.minlen = 2 + np.zeros(n, np.int64)  # braces
         self.suspects: dict[str, np.ndarray] = {}
         self.lengths: dict[str, np.ndarray] = {}
+        self.strings: dict[str, Strings] = {}
         for f in FIELDS:
             self._kinds(f)
         if self.suspects:  # string fields whose value could be another JSON type's text: ask DuckDB
@@ -115,9 +116,14 @@ class Judged:
         c = self.t.column(name)
         return c.chunk(0) if c.num_chunks == 1 else c.combine_chunks()
 
+    def bytes_of(self, name: str) -> Strings:
+        if name not in self.strings:
+            self.strings[name] = Strings.of(self.col(name))
+        return self.strings[name]
+
     def _kinds(self, f: Field) -> None:
         """Presence, JSON type and shortest original text of one field."""
-        s = Strings.of(self.col(f.name))
+        s = self.bytes_of(f.name)
         first, length = s.first, s.length
         if f not in TEXT:
             self.present[f.name] = s.valid
@@ -178,7 +184,7 @@ class Judged:
             bad |= p & ~np.asarray(self.col(f"{f.name}__v").is_valid())
         if f.kind == "string" and f.name != "schema_version":
             s = self.col(f.name)
-            length = Strings.of(s).length
+            length = self.bytes_of(f.name).length
             if f.enum:
                 bad |= p & ~np.asarray(pc.fill_null(pc.is_in(s, value_set=pa.array(f.enum)), False))
             if f.min_length is not None:

@@ -68,11 +68,11 @@ class BlockValidator:
             q = pa.table({
                 "line_no": pa.array([block.line0 + 1], pa.int64()),
                 "reason": pa.array(["line_too_long"]),
-                "raw_line": pa.array([block.data], pa.binary()),
+                "raw_line": pa.array([bytes(block.data)], pa.binary()),
             })
             return GOOD_SCHEMA.empty_table(), q, {"lines": 1, "blank": 0, "good": 0,
                                                   "by_reason": {"line_too_long": 1}, "dropped_fields": {}}
-        lines, length, offs = split_lines(block.data)
+        lines, length, offs = split_lines(block.data, block.newlines)
         n = len(lines)
         line_no = np.arange(block.line0 + 1, block.line0 + 1 + n, dtype=np.int64)
         too_long = length > contract.MAX_LINE_BYTES
@@ -118,7 +118,7 @@ class BlockValidator:
         q_reason = np.concatenate([pre_reason, bad.column("reason").to_numpy(zero_copy_only=False)])
         order = np.argsort(q_idx, kind="stable")
         q_idx, q_reason = q_idx[order], q_reason[order]
-        raws = [block.data[offs[i]: offs[i] + min(length[i], contract.MAX_LINE_BYTES)] for i in q_idx]
+        raws = [bytes(block.data[offs[i]: offs[i] + min(length[i], contract.MAX_LINE_BYTES)]) for i in q_idx]
         q = pa.table({
             "line_no": pa.array(line_no[q_idx], pa.int64()),
             "reason": pa.array(q_reason.astype(str) if len(q_reason) else [], pa.string()),
@@ -207,13 +207,13 @@ _WHITESPACE = np.zeros(256, bool)
 _WHITESPACE[[9, 10, 11, 12, 13, 32]] = True
 
 
-def blank_mask(data: bytes, offs: np.ndarray, length: np.ndarray) -> np.ndarray:
+def blank_mask(data: bytes | memoryview, offs: np.ndarray, length: np.ndarray) -> np.ndarray:
     """Empty or whitespace-only lines. Only lines whose first byte is whitespace are looked at closely."""
     buf = np.frombuffer(data, np.uint8)
     blank = length == 0
     maybe = np.flatnonzero(~blank & _WHITESPACE[buf[np.minimum(offs, len(buf) - 1)]]) if len(buf) else np.zeros(0, int)
     for i in maybe:
-        blank[i] = not data[offs[i]: offs[i] + length[i]].strip()
+        blank[i] = not bytes(data[offs[i]: offs[i] + length[i]]).strip()
     return blank
 
 
