@@ -72,3 +72,30 @@ def test_a_build_without_a_lake_says_so_in_one_line(tmp_path: Path, capsys):
     assert err == [f"uptake build: {tmp_path / 'nope'}: no lake here (pass --lake DIR or set $UPTAKE_LAKE; "
                    "`uptake ingest` makes one)"]  # no "the previous warehouse is unchanged": there is none
     assert not (tmp_path / "nope").exists()  # and no lake made by asking
+
+
+def test_the_executable_exits_as_python_does_without_tearing_modules_down(tmp_path):
+    """`uptake` ends with `exit_now`: its exit code, every other thread joined, every exit handler run (the demo
+    stops Prefect's server in one) and all output flushed, as Python's own exit would."""
+    script = """
+import atexit, sys, threading, time
+from pathlib import Path
+from uptake.cli import exit_now
+out = Path(sys.argv[1])
+atexit.register(lambda: (out / "handler").write_text("ran"))
+threading.Thread(target=lambda: (time.sleep(0.5), (out / "thread").write_text("joined"))).start()
+print("x" * 200_000, end="")
+print("to stderr", file=sys.stderr)
+exit_now(3)
+"""
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3
+    assert proc.stdout == "x" * 200_000
+    assert proc.stderr.strip().endswith("to stderr")
+    assert (tmp_path / "handler").read_text() == "ran"
+    assert (tmp_path / "thread").read_text() == "joined"
+
+
+def test_the_console_script_is_the_fast_exit():
+    scripts = Path(sys.executable).parent / "uptake"
+    assert "from uptake.cli import command" in scripts.read_text()

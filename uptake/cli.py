@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import json
+import os
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 from pipelines.vendors import FORMATS
 from uptake.config import settings
@@ -344,5 +349,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def command() -> NoReturn:
+    """The `uptake` executable: `main()`, then Python's own exit without its last step."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit as Python does — other threads joined and executors shut down (`threading._shutdown`), the exit
+    handlers run (Prefect's last logs sent, the demo's local server stopped), output flushed — but without
+    tearing down every imported module: after Apache Beam, Prefect and Great Expectations are imported that
+    takes about a second (measured here: 6.4 s against 5.4 s for the same imports), and nothing is left to
+    write by then."""
+    threading._shutdown()  # type: ignore[attr-defined]  # what the interpreter's exit does first
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more can be said
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command()
