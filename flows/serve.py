@@ -57,6 +57,8 @@ class LocalServer:
             home.mkdir(parents=True, exist_ok=True)
             env["PREFECT_HOME"] = str(home)
         self.log_path = home / "server.log" if home else Path(tempfile.gettempdir()) / f"prefect-{self.port}.log"
+        self.temporary_log = home is None  # removed at stop() once the server answered: nothing to look into
+        self.answered = False
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                          "--port", str(self.port)], env=env, stdout=self.log,
@@ -68,6 +70,7 @@ class LocalServer:
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
                     if r.status == 200:
+                        self.answered = True
                         return self.url
             except OSError:
                 pass
@@ -83,6 +86,8 @@ class LocalServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()
+        if self.temporary_log and self.answered:
+            self.log_path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

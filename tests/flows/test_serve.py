@@ -19,7 +19,24 @@ from pathlib import Path
 
 import pytest
 
-from flows.serve import DAILY_CRON, MONTHLY_CRON, Watcher
+from flows.serve import DAILY_CRON, MONTHLY_CRON, LocalServer, Watcher
+
+
+@pytest.mark.slow
+def test_the_demos_local_server_answers_and_stop_ends_it_leaving_no_log_behind(tmp_path: Path, monkeypatch):
+    """`uptake demo`'s server: Prefect's default home, its log in the temporary folder while it runs; once it
+    answered, stop() ends it and removes the log (a demo run left one file per run in /tmp)."""
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    server = LocalServer(home=None, ui=False)
+    try:
+        assert server.log_path.exists()
+        url = server.wait(120)
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as r:
+            assert r.status == 200
+    finally:
+        server.stop()
+    assert server.process.poll() is not None
+    assert not server.log_path.exists()
 
 
 def test_watcher_emits_each_complete_file_once(tmp_path: Path):
