@@ -57,8 +57,8 @@ class LocalServer:
             home.mkdir(parents=True, exist_ok=True)
             env["PREFECT_HOME"] = str(home)
         self.log_path = home / "server.log" if home else Path(tempfile.gettempdir()) / f"prefect-{self.port}.log"
-        self.temporary_log = home is None  # removed at stop() once the server answered: nothing to look into
-        self.answered = False
+        self.temporary_log = home is None  # removed at stop(), unless wait() gave up on the server and named it
+        self.keep_log = False
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                                          "--port", str(self.port)], env=env, stdout=self.log,
@@ -70,11 +70,11 @@ class LocalServer:
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
                     if r.status == 200:
-                        self.answered = True
                         return self.url
             except OSError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.keep_log = True
                 raise RuntimeError(f"the local Prefect server did not start; see {self.log_path}")
             time.sleep(0.2)
 
@@ -86,7 +86,7 @@ class LocalServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.log.close()
-        if self.temporary_log and self.answered:
+        if self.temporary_log and not self.keep_log:
             self.log_path.unlink(missing_ok=True)
 
 

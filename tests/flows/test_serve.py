@@ -39,6 +39,22 @@ def test_the_demos_local_server_answers_and_stop_ends_it_leaving_no_log_behind(t
     assert not server.log_path.exists()
 
 
+def test_the_demos_local_server_keeps_its_log_only_when_it_did_not_answer_in_time(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    unused = LocalServer(home=None, ui=False)  # the demo stops it unused when the profile names an API
+    unused.stop()
+    assert not unused.log_path.exists()
+    late = LocalServer(home=None, ui=False)
+    try:
+        with pytest.raises(RuntimeError, match=f"did not start; see {late.log_path}"):
+            late.wait(timeout=0)
+    finally:
+        late.stop()
+    assert late.process.poll() is not None
+    assert late.log_path.exists()  # what the error names is there to read
+    late.log_path.unlink()
+
+
 def test_watcher_emits_each_complete_file_once(tmp_path: Path):
     w = Watcher(tmp_path)
     (tmp_path / "a.jsonl").write_text("{}\n")
