@@ -1,4 +1,5 @@
-"""The commit's partition writer: staged files, each sorted by partition, merged into one file per partition."""
+"""The commit: which staged copies do not land (`not_landed.sql`), and the partition writer (staged files, each
+sorted by partition, merged into one file per partition)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,43 @@ def test_a_staged_file_is_written_whole_or_not_at_all(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # the temporary was renamed, not left beside
     assert oct(path.stat().st_mode & 0o777) == "0o600" and oct(path.parent.stat().st_mode & 0o777) == "0o700"
     assert pa.ipc.open_file(pa.memory_map(str(path))).read_all().equals(table)
+
+
+def _not_landed(staged_rows: pa.Table, prior: pa.Table | None, key: str | None) -> list[tuple]:
+    """not_landed.sql over `staged_rows`, with every event_key replaced by `key` when given (forced collisions)."""
+    from pipelines.sql import load
+    from pipelines.validate import connect
+
+    con = connect()
+    con.register("staged_rows", staged_rows)
+    con.execute(load("staged"))
+    if key is not None:
+        con.execute(f"update staged set event_key = hash({key!r})")
+    if prior is None:
+        con.execute(load("prior_none"))
+    else:
+        con.register("prior", prior)
+    con.execute(load("not_landed"))
+    return sorted(con.execute("select file_idx, line, fate from not_landed").fetchall())
+
+
+@pytest.mark.parametrize("key", [None, "every key collides"])
+def test_copies_that_do_not_land_are_exact_even_when_every_event_key_collides(key):
+    # file 0: a (line 1), b (line 2), a again with the same content (line 3), c (line 4);
+    # file 1: b with other content (line 1), d (line 2), e (line 3) which an earlier run landed with content 50
+    rows = [(0, 1, "a", 10), (0, 2, "b", 20), (0, 3, "a", 10), (0, 4, "c", 30),
+            (1, 1, "b", 21), (1, 2, "d", 40), (1, 3, "e", 50)]
+    staged_rows = pa.table({
+        "event_id": [r[2] for r in rows],
+        "content_hash": pa.array([r[3] for r in rows], pa.uint64()),
+        "file_idx": pa.array([r[0] for r in rows], pa.int32()),
+        "line": pa.array([r[1] for r in rows], pa.int64()),
+        "source_line": pa.array([r[1] for r in rows], pa.int64()),
+        "src_offset": pa.array([0] * len(rows), pa.int64()),
+        "src_length": pa.array([1] * len(rows), pa.int64()),
+    })
+    prior = pa.table({"event_id": ["e"], "content_hash": pa.array([50], pa.uint64())})
+    # a's second copy repeats the first (duplicate); b's copy in file 1 differs from the one that lands
+    # (conflicting); e repeats what landed before, same content (duplicate); c and d land
+    assert _not_landed(staged_rows, prior, key) == [(0, 3, "duplicate"), (1, 1, "conflicting_duplicate"),
+                                                     (1, 3, "duplicate")]
