@@ -11,6 +11,7 @@ quarantine; the run becomes visible through the lake's atomic manifest (`pipelin
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import heapq
 import json
@@ -20,7 +21,7 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +45,8 @@ COMMIT_MEMORY = "256MB"
 # staged file). Read once, batch by batch: cheaper to write and read than Parquet, for a file that lives minutes.
 STAGED_ROW_GROUP = 4096
 STAGED_SUFFIX = ".arrow"
+CONFLICT_COLUMNS = ("file_idx", "source_line", "src_offset", "src_length")  # where to read a line back from
+READ_BACK_ROWS = 16_384  # raw lines held at once while conflicting duplicates are read back
 # Content hash of a landed row (pseudonymized, normalized, org unit as sent): what a re-send must repeat.
 # DuckDB's hash() is fast but may change between DuckDB versions: the ledger records the version, and
 # prior runs are rehashed from their landed events when it changes.
@@ -100,25 +103,30 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
         return str(p.relative_to(lake.root))
 
     staged = [str(p) for p in sorted((staging / "staged").glob(f"*{STAGED_SUFFIX}")) if _file_idx(p) not in failed]
-    conflicts: list[tuple[int, int, int, int]] = []
-    drop: dict[int, list[int]] = {}
+    conflicts = pa.table({c: pa.array([], pa.int64()) for c in CONFLICT_COLUMNS})
+    drop: dict[int, np.ndarray] = {}
     if staged:
         con.register("staged_rows", ds.dataset(staged, format="ipc"))
         con.execute(load("staged"))
         _prior_view(con, lake)
+        con.execute(load("in_prior"))
         con.execute(load("not_landed"))
         con.execute(f"copy ({load('landed_index')}) to {lit(out / 'index.parquet')} (format parquet)")
         moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
-        for f, line in con.execute("select file_idx, line from not_landed").fetchall():
-            drop.setdefault(f, []).append(line)
+        # as arrays: a file re-sent whole after it landed does not land at all (millions of rows)
+        nl = con.execute("select file_idx, line from not_landed order by file_idx, line").fetchnumpy()
+        files, first = np.unique(np.asarray(nl["file_idx"]), return_index=True)
+        if len(files):
+            drop = dict(zip(files.tolist(), np.split(np.asarray(nl["line"], np.int64), first[1:]), strict=True))
         fates = con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall()
         found: dict[int, Counter[str]] = {}
         for f, fate, n in fates:
             found.setdefault(f, Counter())[fate] = n
         for f, c in found.items():
             counts[f].settle(c["duplicate"], c["conflicting_duplicate"])
-        conflicts = con.execute("""select file_idx, source_line, src_offset, src_length from not_landed
-                                   where fate = 'conflicting_duplicate' order by file_idx, source_line""").fetchall()
+        conflicts = con.sql(f"""select {", ".join(CONFLICT_COLUMNS)} from not_landed
+                                where fate = 'conflicting_duplicate' order by file_idx, src_offset""").to_arrow_table()
+        con.execute("drop table staged; drop table in_prior; drop table not_landed")  # done with: memory freed
 
     # quarantine: staged bad lines, plus conflicting duplicates read back from their source
     q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet")) if _file_idx(p) not in failed]
@@ -129,12 +137,12 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
                     " null::varchar as reason, null::blob as raw_line where false")
     con.register("conflicts", _read_back(conflicts, {i.idx: i.read_path for i in inputs}))
     q_out = out / "quarantine.parquet"
+    con.execute("set preserve_insertion_order = true")  # the quarantine's rows: in the order read (no sort)
     con.execute(f"copy ({load('quarantine')}) to {lit(q_out)} (format parquet)", {"run": run, "started": started})
     os.chmod(q_out, 0o600)
     con.close()  # DuckDB's memory released before the partitions are merged
     if staged:
-        _write_partitions(staged, {f: np.array(v, np.int64) for f, v in drop.items()}, out / "events",
-                          f"run-{run:06d}-0.parquet")
+        _write_partitions(staged, drop, out / "events", f"run-{run:06d}-0.parquet")
     for p in sorted(out.glob("events/**/*.parquet")):
         moves.append((rel(p), str(p.relative_to(out))))
     moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))
@@ -198,7 +206,8 @@ def _write_partitions(staged: list[str], drop: dict[int, np.ndarray], root: Path
             writes.popleft().result()
 
     columns = [*files.names, "tool", "event_date", "line"]
-    cursors = [_staged_runs(f, columns, drop.get(_file_idx(Path(f)))) for f in staged]
+    drop = {f: np.sort(lines) for f, lines in drop.items()}  # once per input: its staged files share it
+    cursors = [_staged_runs(f, columns, drop.get(_file_idx(Path(f)), np.zeros(0, np.int64))) for f in staged]
     heap = [(run[0], i, run[1]) for i, c in enumerate(cursors) if (run := next(c, None)) is not None]
     heapq.heapify(heap)
     writes: deque[Future] = deque()
@@ -220,14 +229,16 @@ def _write_partitions(staged: list[str], drop: dict[int, np.ndarray], root: Path
             w.result()
 
 
-def _staged_runs(path: str, columns: list[str], drop: np.ndarray | None) -> Iterator[tuple[tuple[str, str], pa.Table]]:
-    """A staged file's rows that land, as runs of one partition key, in the file's order."""
-    drop = np.sort(drop) if drop is not None else np.zeros(0, np.int64)
+def _staged_runs(path: str, columns: list[str], drop: np.ndarray) -> Iterator[tuple[tuple[str, str], pa.Table]]:
+    """A staged file's rows that land, as runs of one partition key, in the file's order (`drop`: the sorted
+    lines of its input that do not land)."""
     for batch in staged_batches(path, columns):
         t = pa.Table.from_batches([batch])
         line = t.column("line").to_numpy()
         if len(drop) and len(line) and np.searchsorted(drop, line.min()) < np.searchsorted(drop, line.max(), "right"):
-            t = t.filter(pa.array(~np.isin(line, drop)))  # some of the batch's lines do not land
+            # some of the batch's lines do not land: found by binary search (np.isin sorted all of drop per batch)
+            at = np.minimum(np.searchsorted(drop, line), len(drop) - 1)
+            t = t.filter(pa.array(drop[at] != line))
         if t.num_rows:
             for k, lo, hi in _runs(t):
                 yield k, t.slice(lo, hi - lo)
@@ -261,23 +272,28 @@ def _runs(t: pa.Table) -> list[tuple[tuple[str, str], int, int]]:
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
 
 
-def _read_back(rows: list[tuple[int, int, int, int]], paths: dict[int, str]) -> pa.Table:
-    """Raw bytes of a few lines, by byte offset, from the files they were read from (streamed for gzip)."""
-    out_f, out_l, out_raw = [], [], []
-    by_file: dict[int, list[tuple[int, int, int]]] = {}
-    for f, line, off, length in rows:
-        by_file.setdefault(f, []).append((off, length, line))
-    for f, items in by_file.items():
-        items.sort()
-        with open_input(paths[f]) as fh:
-            for off, length, line in items:
-                fh.seek(off)  # forward only; gzip seeks by decompressing
-                out_f.append(f)
-                out_l.append(line)
-                out_raw.append(fh.read(length))
-    return pa.table({
-        "file_idx": pa.array(out_f, pa.int32()),
-        "source_line": pa.array(out_l, pa.int64()),
-        "reason": pa.array(["conflicting_duplicate"] * len(out_f), pa.string()),
-        "raw_line": pa.array(out_raw, pa.binary()),
-    })
+def _read_back(rows: pa.Table, paths: dict[int, str]) -> pa.RecordBatchReader:
+    """Raw bytes of the lines at `rows` (CONFLICT_COLUMNS, in file then offset order), read from the files they
+    were read from, streamed: READ_BACK_ROWS lines at a time, each file read forward once (gzip seeks by
+    decompressing). DuckDB reads the stream once, so memory stays flat however many copies conflict."""
+    schema = pa.schema([("file_idx", pa.int32()), ("source_line", pa.int64()), ("reason", pa.string()),
+                        ("raw_line", pa.binary())])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        with contextlib.ExitStack() as files:
+            fh: BinaryIO | None = None
+            open_idx = None
+            for batch in rows.to_batches(max_chunksize=READ_BACK_ROWS):
+                f_col, line_col, off_col, len_col = (batch.column(c).to_pylist() for c in CONFLICT_COLUMNS)
+                raw = []
+                for f, off, length in zip(f_col, off_col, len_col, strict=True):
+                    if fh is None or f != open_idx:
+                        files.close()  # the previous file: done with
+                        fh, open_idx = files.enter_context(open_input(paths[f])), f
+                    fh.seek(off)
+                    raw.append(fh.read(length))
+                yield pa.record_batch([pa.array(f_col, pa.int32()), pa.array(line_col, pa.int64()),
+                                       pa.array(["conflicting_duplicate"] * len(raw), pa.string()),
+                                       pa.array(raw, pa.binary())], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())

@@ -49,6 +49,21 @@ def test_staged_files_merge_into_one_file_per_partition_in_file_then_line_order(
     assert sum(len(v) for v in got.values()) == 6
 
 
+def test_the_lines_that_do_not_land_may_be_every_line_of_a_file_and_come_unsorted(tmp_path):
+    a = staged_file(tmp_path / "f00000-r00000-0.arrow",
+                    [("copilot", "2026-01-01", 2), ("copilot", "2026-01-01", 5), ("copilot", "2026-01-02", 7)])
+    a2 = staged_file(tmp_path / "f00000-r00001-0.arrow", [("copilot", "2026-01-01", 9), ("genesys", "2026-01-01", 11)])
+    b = staged_file(tmp_path / "f00001-r00000-0.arrow", [("copilot", "2026-01-01", 1), ("genesys", "2026-01-01", 2)])
+    out = tmp_path / "events"
+    # file 0: lines of both its ranges, unsorted, with lines no staged row has (quarantined or blank ones);
+    # file 1: every line
+    _write_partitions([a, a2, b], {0: np.array([11, 5, 3, 99, 2]), 1: np.array([2, 1])}, out, "run-000001-0.parquet")
+    got = {str(p.parent.relative_to(out)): pq.read_table(p).column("event_id").to_pylist()
+           for p in sorted(out.glob("**/*.parquet"))}
+    assert got == {"tool=copilot/event_date=2026-01-01": ["f00000-r00001-0:9"],
+                   "tool=copilot/event_date=2026-01-02": ["f00000-r00000-0:7"]}
+
+
 def test_a_staged_file_out_of_partition_order_fails_instead_of_overwriting(tmp_path):
     a = staged_file(tmp_path / "f00000-r00000-0.arrow",
                     [("copilot", "2026-01-02", 1), ("copilot", "2026-01-01", 2), ("copilot", "2026-01-02", 3)])
@@ -88,8 +103,36 @@ def _not_landed(staged_rows: pa.Table, prior: pa.Table | None, key: str | None) 
         con.execute(load("prior_none"))
     else:
         con.register("prior", prior)
+    con.execute(load("in_prior"))
     con.execute(load("not_landed"))
     return sorted(con.execute("select file_idx, line, fate from not_landed").fetchall())
+
+
+def test_a_run_whose_every_copy_landed_before_is_decided_within_the_memory_limit(tmp_path):
+    """A month re-sent whole after it landed: every staged copy repeats a landed event. The decision spills
+    instead of failing: 1 M copies against 1 M landed events under 96 MB (the `in (subquery)` form of
+    not_landed.sql needed memory in proportion to them and ran out here)."""
+    from pipelines.sql import load
+    from pipelines.validate import connect
+
+    n = 1_000_000
+    ids = pa.array([f"evt-{i:012d}-sent-again" for i in range(n)])
+    lines = pa.array(np.arange(1, n + 1))
+    staged_rows = pa.table({"event_id": ids, "content_hash": pa.array(np.arange(n), pa.uint64()),
+                            "file_idx": pa.array(np.zeros(n, np.int32)), "line": lines, "source_line": lines,
+                            "src_offset": pa.array(np.zeros(n, np.int64)),
+                            "src_length": pa.array(np.ones(n, np.int64))})
+    landed = np.arange(n) + (np.arange(n) % 4 == 0)  # every fourth landed with other content
+    con = connect()
+    con.execute(f"set temp_directory = '{tmp_path}'")
+    con.execute("set memory_limit = '96MB'")
+    con.execute("set preserve_insertion_order = false")
+    con.register("staged_rows", staged_rows)
+    con.register("prior", pa.table({"event_id": ids, "content_hash": pa.array(landed, pa.uint64())}))
+    for name in ("staged", "in_prior", "not_landed"):
+        con.execute(load(name))
+    assert sorted(con.execute("select fate, count(*) from not_landed group by all").fetchall()) == [
+        ("conflicting_duplicate", n // 4), ("duplicate", n - n // 4)]
 
 
 @pytest.mark.parametrize("key", [None, "every key collides"])

@@ -173,6 +173,36 @@ def test_duplicates_across_files_and_runs_first_copy_wins(tmp_path: Path):
     assert q(f"select app from {events(lake)} where event_id = 'x-2'") == [("word",)]
 
 
+def test_a_month_re_sent_whole_lands_nothing_and_quarantines_every_changed_copy(tmp_path: Path, monkeypatch):
+    """A vendor re-sends what already landed, some of it corrected, some of it twice: nothing lands again; every
+    copy is a duplicate or, changed, a conflicting duplicate quarantined byte for byte (read back in a stream
+    of 7 lines at a time, across files, one of them gzip, out of line order)."""
+    from pipelines import commit
+
+    monkeypatch.setattr(commit, "READ_BACK_ROWS", 7)
+    lake = tmp_path / "lake"
+    month = [_event(i, occurred_at=f"2026-10-{1 + i % 28:02d}T10:00:00Z", tool="copilot") for i in range(60)]
+    first = ingest([_write(tmp_path / "a.jsonl", month)], lake=lake, progress=False)["total"]
+    assert first["landed"] == 60
+    # b (gzip): every event again, every third corrected, in reverse order; c: the first ten again, all changed
+    b = [dict(e, app="excel") if i % 3 == 0 else e for i, e in enumerate(month)][::-1]
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress("".join(json.dumps(e) + "\n" for e in b).encode()))
+    _write(tmp_path / "c.jsonl", [dict(e, action="rewrite") for e in month[:10]])
+    s = ingest([tmp_path / "b.jsonl.gz", tmp_path / "c.jsonl"], lake=lake, progress=False)
+    by = {Path(f["path"]).name: f for f in s["files"]}
+    assert {n: (f["lines"], f["landed"], f["duplicates"], f["quarantined"]) for n, f in by.items()} == {
+        "b.jsonl.gz": (60, 0, 40, 20), "c.jsonl": (10, 0, 0, 10)}
+    assert q(f"select count(*), count(*) filter (app = 'word' and action = 'draft') from {events(lake)}") == [(60, 60)]
+    runs = Lake(lake).committed_runs()
+    got = q(f"select source_file, source_line, reason, raw_line from "
+            f"read_parquet('{lake / runs[-1]['outputs']['quarantine']}') order by all")
+    assert len(got) == 30 and {r[2] for r in got} == {"conflicting_duplicate"}
+    for source_file, line_no, _, raw in got:
+        data = Path(source_file).read_bytes()
+        data = gzip.decompress(data) if source_file.endswith(".gz") else data
+        assert data.split(b"\n")[line_no - 1] == raw, (source_file, line_no)
+
+
 def test_hostile_files(tmp_path: Path):
     lake = tmp_path / "lake"
     empty = tmp_path / "0-empty.jsonl"
