@@ -4,9 +4,10 @@ Runs on the launcher, in DuckDB, after every range is staged (`pipelines/stage.p
 workers wrote it decides which staged copies do not land (`sql/not_landed.sql`): a repeat of an event an
 earlier run landed, or not the first copy in this run (files in path order, then lines); a copy with the
 same content is a duplicate, one with other content is quarantined as `conflicting_duplicate` (its raw
-line read back from its source). The rest is written once, partitioned by tool and event date (the staged
-files, each already sorted by partition, merged: the run is never sorted whole), with the run's index and
-quarantine; the run becomes visible through the lake's atomic manifest (`pipelines/lake.py`).
+line read back from its source, streamed). The rest is written once, partitioned by tool and event date (the
+staged files, each already sorted by partition, merged: the run is never sorted whole), with the run's index
+and quarantine; the run becomes visible through the lake's atomic manifest (`pipelines/lake.py`). Memory is
+bounded whatever the run holds: a month re-sent whole, every line bad or every copy conflicting included.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ STAGED_ROW_GROUP = 4096
 STAGED_SUFFIX = ".arrow"
 CONFLICT_COLUMNS = ("file_idx", "source_line", "src_offset", "src_length")  # where to read a line back from
 READ_BACK_ROWS = 16_384  # raw lines held at once while conflicting duplicates are read back
-# Content hash of a landed row (pseudonymized, normalized, org unit as sent): what a re-send must repeat.
-# DuckDB's hash() is fast but may change between DuckDB versions: the ledger records the version, and
-# prior runs are rehashed from their landed events when it changes.
+# the quarantine's row groups: at DuckDB's default (122,880 rows) a file of 8 M bad lines ran it out of memory
+QUARANTINE_GROUPS = "row_group_size 16384, row_group_size_bytes '16MB'"
+# Content hash of a landed row (pseudonymized, normalized, org unit as sent): what a re-send must repeat. DuckDB's
+# hash() may change between versions: the ledger records it; prior runs are rehashed from their events if it does.
 CONTENT_HASH = "hash"
 
 
@@ -86,9 +88,8 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     """Decide duplicates, write index and quarantine, move the run's files into the lake; the ledger entry."""
     clock = time.perf_counter()
     con = connect()
-    con.execute(f"set temp_directory = {lit(staging / 'tmp')}")
-    con.execute(f"set memory_limit = '{COMMIT_MEMORY}'")
-    con.execute("set preserve_insertion_order = false")
+    con.execute(f"set temp_directory = {lit(staging / 'tmp')}; set memory_limit = '{COMMIT_MEMORY}'; "
+                "set preserve_insertion_order = false")
     counts, inputs = staged_counts(inputs, staging)
     failed = {i.idx for i in inputs if i.error}
     con.register("input_files", pa.table({
@@ -118,9 +119,8 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
         files, first = np.unique(np.asarray(nl["file_idx"]), return_index=True)
         if len(files):
             drop = dict(zip(files.tolist(), np.split(np.asarray(nl["line"], np.int64), first[1:]), strict=True))
-        fates = con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall()
         found: dict[int, Counter[str]] = {}
-        for f, fate, n in fates:
+        for f, fate, n in con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall():
             found.setdefault(f, Counter())[fate] = n
         for f, c in found.items():
             counts[f].settle(c["duplicate"], c["conflicting_duplicate"])
@@ -128,7 +128,6 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
                                 where fate = 'conflicting_duplicate' order by file_idx, src_offset""").to_arrow_table()
         con.execute("drop table staged; drop table in_prior; drop table not_landed")  # done with: memory freed
 
-    # quarantine: staged bad lines, plus conflicting duplicates read back from their source
     q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet")) if _file_idx(p) not in failed]
     if q_files:
         con.execute(f"create temp view staged_quarantine as select * from read_parquet({lit_list(q_files)})")
@@ -137,8 +136,9 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
                     " null::varchar as reason, null::blob as raw_line where false")
     con.register("conflicts", _read_back(conflicts, {i.idx: i.read_path for i in inputs}))
     q_out = out / "quarantine.parquet"
-    con.execute("set preserve_insertion_order = true")  # the quarantine's rows: in the order read (no sort)
-    con.execute(f"copy ({load('quarantine')}) to {lit(q_out)} (format parquet)", {"run": run, "started": started})
+    con.execute("set preserve_insertion_order = true")  # the quarantine's rows in the order read: never sorted
+    con.execute(f"copy ({load('quarantine')}) to {lit(q_out)} (format parquet, {QUARANTINE_GROUPS})",
+                {"run": run, "started": started})
     os.chmod(q_out, 0o600)
     con.close()  # DuckDB's memory released before the partitions are merged
     if staged:
