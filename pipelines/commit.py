@@ -14,27 +14,23 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import heapq
 import json
 import os
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.ipc as ipc
-import pyarrow.parquet as pq
 
 from pipelines.accounting import Counts, total
 from pipelines.blocks import open_input
 from pipelines.inputs import Input
-from pipelines.lake import Lake, written
+from pipelines.lake import Lake
+from pipelines.merge import STAGED_SUFFIX, file_idx, write_partitions
 from pipelines.sql import lit, lit_list, load
 from pipelines.validate import connect
 from schemas import events as contract
@@ -42,10 +38,6 @@ from schemas import events as contract
 # DuckDB's memory in the commit; beyond it, it spills to staging/tmp. At 512 MB the 8 M-event commit held
 # 500 MB of staged rows and the ingest's peak RSS grew 1.31x from 2 M to 8 M events; at 256 MB, 1.19x, as fast.
 COMMIT_MEMORY = "256MB"
-# Staged files: Arrow IPC, LZ4-compressed, in record batches of STAGED_ROW_GROUP rows (the merge holds one per
-# staged file). Read once, batch by batch: cheaper to write and read than Parquet, for a file that lives minutes.
-STAGED_ROW_GROUP = 4096
-STAGED_SUFFIX = ".arrow"
 CONFLICT_COLUMNS = ("file_idx", "source_line", "src_offset", "src_length")  # where to read a line back from
 READ_BACK_ROWS = 16_384  # raw lines held at once while conflicting duplicates are read back
 # the quarantine's row groups: at DuckDB's default (122,880 rows) a file of 8 M bad lines ran it out of memory
@@ -79,10 +71,6 @@ def records(inputs: list[Input], counts: dict[int, Counts] | None = None) -> lis
     return [{**i.record(), **(Counts() if i.error or counts is None else counts[i.idx]).as_dict()} for i in inputs]
 
 
-def _file_idx(path: Path) -> int:
-    return int(path.name[1:6])  # staged names start with fNNNNN
-
-
 def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started: dt.datetime,
                phases: dict[str, float]) -> dict[str, Any]:
     """Decide duplicates, write index and quarantine, move the run's files into the lake; the ledger entry."""
@@ -103,7 +91,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     def rel(p: Path) -> str:
         return str(p.relative_to(lake.root))
 
-    staged = [str(p) for p in sorted((staging / "staged").glob(f"*{STAGED_SUFFIX}")) if _file_idx(p) not in failed]
+    staged = [str(p) for p in sorted((staging / "staged").glob(f"*{STAGED_SUFFIX}")) if file_idx(p) not in failed]
     conflicts = pa.table({c: pa.array([], pa.int64()) for c in CONFLICT_COLUMNS})
     drop: dict[int, np.ndarray] = {}
     if staged:
@@ -128,7 +116,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
                                 where fate = 'conflicting_duplicate' order by file_idx, src_offset""").to_arrow_table()
         con.execute("drop table staged; drop table in_prior; drop table not_landed")  # done with: memory freed
 
-    q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet")) if _file_idx(p) not in failed]
+    q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet")) if file_idx(p) not in failed]
     if q_files:
         con.execute(f"create temp view staged_quarantine as select * from read_parquet({lit_list(q_files)})")
     else:
@@ -142,7 +130,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     os.chmod(q_out, 0o600)
     con.close()  # DuckDB's memory released before the partitions are merged
     if staged:
-        _write_partitions(staged, drop, out / "events", f"run-{run:06d}-0.parquet")
+        write_partitions(staged, drop, out / "events", f"run-{run:06d}-0.parquet")
     for p in sorted(out.glob("events/**/*.parquet")):
         moves.append((rel(p), str(p.relative_to(out))))
     moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))
@@ -180,96 +168,6 @@ def _prior_view(con: Any, lake: Lake) -> None:
     else:
         con.execute(load("prior_rehash").format(files=lit_list(lake.event_files()),
                                                 content=", ".join(contract.content_columns())))
-
-
-def _write_partitions(staged: list[str], drop: dict[int, np.ndarray], root: Path, name: str) -> None:
-    """The staged files (each sorted by tool, event date, line) merged → one Parquet file per partition,
-    `root/tool=…/event_date=…/name`, without the copies that do not land (`drop`: lines per file_idx); within
-    a partition, rows in file then line order. Streamed: each staged file is read a row group at a time and
-    only the partition being filled is held, so memory stays flat whatever the run's size."""
-    files = pa.schema([(n, t) for n, t, _ in contract.landed_columns() if n not in ("tool", "event_date")])
-    written: set[tuple[str, str]] = set()
-
-    def write(key: tuple[str, str], table: pa.Table) -> None:
-        path = root / f"tool={key[0]}" / f"event_date={key[1]}" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path, compression="snappy")
-
-    def flush(key: tuple[str, str], tables: list[pa.Table]) -> None:
-        if key in written:  # the staged files were not in partition order: never overwrite what was written
-            raise RuntimeError(f"partition {key} met twice while merging the staged files")
-        written.add(key)
-        # not copied: a write in flight holds the few staged batches its rows were sliced from
-        table = pa.concat_tables(tables).select(files.names).cast(files)
-        writes.append(pool.submit(write, key, table))
-        while len(writes) > 2:  # bounded: at most a few partitions in flight
-            writes.popleft().result()
-
-    columns = [*files.names, "tool", "event_date", "line"]
-    drop = {f: np.sort(lines) for f, lines in drop.items()}  # once per input: its staged files share it
-    cursors = [_staged_runs(f, columns, drop.get(_file_idx(Path(f)), np.zeros(0, np.int64))) for f in staged]
-    heap = [(run[0], i, run[1]) for i, c in enumerate(cursors) if (run := next(c, None)) is not None]
-    heapq.heapify(heap)
-    writes: deque[Future] = deque()
-    held: list[pa.Table] = []
-    key: tuple[str, str] | None = None
-    with ThreadPoolExecutor(2, thread_name_prefix="partition") as pool:
-        while heap:  # the smallest key first; ties in file order (then a file's next run, in line order)
-            k, i, t = heapq.heappop(heap)
-            if key is not None and k != key:
-                flush(key, held)
-                held = []
-            key = k
-            held.append(t)
-            if (run := next(cursors[i], None)) is not None:
-                heapq.heappush(heap, (run[0], i, run[1]))
-        if key is not None and held:
-            flush(key, held)
-        for w in writes:
-            w.result()
-
-
-def _staged_runs(path: str, columns: list[str], drop: np.ndarray) -> Iterator[tuple[tuple[str, str], pa.Table]]:
-    """A staged file's rows that land, as runs of one partition key, in the file's order (`drop`: the sorted
-    lines of its input that do not land)."""
-    for batch in staged_batches(path, columns):
-        t = pa.Table.from_batches([batch])
-        line = t.column("line").to_numpy()
-        if len(drop) and len(line) and np.searchsorted(drop, line.min()) < np.searchsorted(drop, line.max(), "right"):
-            # some of the batch's lines do not land: found by binary search (np.isin sorted all of drop per batch)
-            at = np.minimum(np.searchsorted(drop, line), len(drop) - 1)
-            t = t.filter(pa.array(drop[at] != line))
-        if t.num_rows:
-            for k, lo, hi in _runs(t):
-                yield k, t.slice(lo, hi - lo)
-
-
-def write_staged(table: pa.Table, path: Path, batch_rows: int = STAGED_ROW_GROUP) -> None:
-    """A staged file, written whole or not at all, readable by its owner only."""
-    with written(path, restricted=True) as tmp, ipc.new_file(
-            tmp, table.schema, options=ipc.IpcWriteOptions(compression="lz4")) as out:
-        out.write_table(table, max_chunksize=batch_rows)
-
-
-def staged_batches(path: str | Path, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """A staged file's record batches, in order, with `columns` only, each read when it is used. Read, not
-    memory-mapped: the pages of a mapped file stay in the process's RSS until it is closed (the 8 M merge
-    held 250 MB of them; read, 130 MB), and read() of the page cache is no slower."""
-    with pa.OSFile(str(path)) as source:
-        reader = ipc.open_file(source)
-        for i in range(reader.num_record_batches):
-            yield reader.get_batch(i).select(columns)
-
-
-def _runs(t: pa.Table) -> list[tuple[tuple[str, str], int, int]]:
-    """((tool, event date), first row, end row) of each run of equal keys in a table sorted by them."""
-    tool = pc.dictionary_encode(t.column("tool")).combine_chunks()
-    day = t.column("event_date").combine_chunks()
-    key = (tool.indices.to_numpy().astype(np.int64) << 32) | (day.cast(pa.int32()).to_numpy().astype(np.int64)
-                                                                 + (1 << 31))
-    bounds = [0, *(np.flatnonzero(np.diff(key)) + 1).tolist(), t.num_rows]
-    return [((tool.dictionary[tool.indices[lo].as_py()].as_py(), str(day[lo].as_py())), lo, hi)
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
 
 
 def _read_back(rows: pa.Table, paths: dict[int, str]) -> pa.RecordBatchReader:

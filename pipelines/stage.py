@@ -47,9 +47,9 @@ from apache_beam.metrics import Metrics
 
 from pipelines.accounting import Counts
 from pipelines.blocks import Range, read_range
-from pipelines.commit import STAGED_SUFFIX, write_staged
 from pipelines.inputs import reason
 from pipelines.lake import pseudonymize, written
+from pipelines.merge import STAGED_SUFFIX, write_staged
 from pipelines.validate import BlockValidator
 from schemas import events as contract
 

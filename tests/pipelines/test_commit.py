@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines import lake as pipelines_lake
-from pipelines.commit import _write_partitions, write_staged
+from pipelines.merge import write_partitions as _write_partitions
+from pipelines.merge import write_staged
 from schemas import events as contract
 
 
@@ -28,7 +29,16 @@ def staged_file(path, rows: list[tuple[str, str, int]]) -> str:
     return str(path)
 
 
-def test_staged_files_merge_into_one_file_per_partition_in_file_then_line_order(tmp_path):
+@pytest.fixture(params=[64, 2], ids=["one merge", "merged in pairs first"])
+def fan_in(request, monkeypatch):
+    """The merge's fan-in: the default, and 2, which merges the staged files pairwise before the last merge."""
+    from pipelines import merge
+
+    monkeypatch.setattr(merge, "MERGE_FAN_IN", request.param)
+    return request.param
+
+
+def test_staged_files_merge_into_one_file_per_partition_in_file_then_line_order(tmp_path, fan_in):
     a = staged_file(tmp_path / "f00000-r00000-0.arrow",
                     [("copilot", "2026-01-01", 1), ("copilot", "2026-01-01", 3), ("copilot", "2026-01-02", 2),
                      ("genesys", "2026-01-01", 4), ("genesys", "2026-01-01", 5)])
@@ -49,7 +59,7 @@ def test_staged_files_merge_into_one_file_per_partition_in_file_then_line_order(
     assert sum(len(v) for v in got.values()) == 6
 
 
-def test_the_lines_that_do_not_land_may_be_every_line_of_a_file_and_come_unsorted(tmp_path):
+def test_the_lines_that_do_not_land_may_be_every_line_of_a_file_and_come_unsorted(tmp_path, fan_in):
     a = staged_file(tmp_path / "f00000-r00000-0.arrow",
                     [("copilot", "2026-01-01", 2), ("copilot", "2026-01-01", 5), ("copilot", "2026-01-02", 7)])
     a2 = staged_file(tmp_path / "f00000-r00001-0.arrow", [("copilot", "2026-01-01", 9), ("genesys", "2026-01-01", 11)])
@@ -62,6 +72,29 @@ def test_the_lines_that_do_not_land_may_be_every_line_of_a_file_and_come_unsorte
            for p in sorted(out.glob("**/*.parquet"))}
     assert got == {"tool=copilot/event_date=2026-01-01": ["f00000-r00001-0:9"],
                    "tool=copilot/event_date=2026-01-02": ["f00000-r00000-0:7"]}
+
+
+def test_many_staged_files_merge_in_file_then_line_order_whatever_the_fan_in(tmp_path, fan_in):
+    """Seven staged files of five inputs, every partition in several of them: with a fan-in of 2 they are merged
+    pairwise, three times over, before the last merge; the partitions are the same as a sort of every row."""
+    keys = [("copilot", "2026-01-01"), ("copilot", "2026-01-02"), ("genesys", "2026-01-01")]
+    rows, staged = [], []
+    for f, r in [(0, 0), (0, 1), (1, 0), (2, 0), (3, 0), (3, 1), (4, 0)]:
+        mine = sorted((keys[(f + r + n) % 3], 100 * r + n) for n in range(1, 6))  # by key, then line
+        staged.append(staged_file(tmp_path / f"f{f:05d}-r{r:05d}-0.arrow", [(k[0], k[1], line) for k, line in mine]))
+        rows += [(k, f, line) for k, line in mine]
+    drop = {1: np.array([3]), 3: np.array([102, 1])}
+    out = tmp_path / "events"
+    _write_partitions(staged, drop, out, "run-000001-0.parquet")
+    got = {str(p.parent.relative_to(out)): pq.read_table(p).column("event_id").to_pylist()
+           for p in sorted(out.glob("**/*.parquet"))}
+    want: dict[str, list[str]] = {}
+    for k, f, line in sorted(rows):
+        if line not in drop.get(f, []):
+            r = line // 100
+            want.setdefault(f"tool={k[0]}/event_date={k[1]}", []).append(f"f{f:05d}-r{r:05d}-0:{line}")
+    assert got == want and sum(map(len, got.values())) == 7 * 5 - 3
+    assert not (tmp_path / "merge").exists()  # the intermediate files are removed
 
 
 def test_a_staged_file_out_of_partition_order_fails_instead_of_overwriting(tmp_path):
