@@ -24,13 +24,14 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from pipelines.accounting import Counts, total
 from pipelines.blocks import open_input
 from pipelines.inputs import Input
 from pipelines.lake import Lake
-from pipelines.merge import STAGED_SUFFIX, file_idx, write_partitions
+from pipelines.merge import POSITION, STAGED_SUFFIX, write_partitions
 from pipelines.sql import lit, lit_list, load
 from pipelines.validate import connect
 from schemas import events as contract
@@ -80,9 +81,10 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
                 "set preserve_insertion_order = false")
     counts, inputs = staged_counts(inputs, staging)
     failed = {i.idx for i in inputs if i.error}
+    landing = [i for i in inputs if not i.error]  # a file that failed lands nothing, whatever it staged
     con.register("input_files", pa.table({
-        "file_idx": pa.array([i.idx for i in inputs], pa.int32()),
-        "source_file": pa.array([i.path for i in inputs], pa.string()),
+        "file_idx": pa.array([i.idx for i in landing], pa.int32()),
+        "source_file": pa.array([i.path for i in landing], pa.string()),
     }))
     out = staging / "out"
     out.mkdir(parents=True, exist_ok=True)
@@ -91,22 +93,23 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     def rel(p: Path) -> str:
         return str(p.relative_to(lake.root))
 
-    staged = [str(p) for p in sorted((staging / "staged").glob(f"*{STAGED_SUFFIX}")) if file_idx(p) not in failed]
+    staged = [str(p) for p in sorted((staging / "staged").glob(f"*{STAGED_SUFFIX}"))]
     conflicts = pa.table({c: pa.array([], pa.int64()) for c in CONFLICT_COLUMNS})
-    drop: dict[int, np.ndarray] = {}
+    drop = np.zeros(0, np.int64)
     if staged:
-        con.register("staged_rows", ds.dataset(staged, format="ipc"))
+        rows = ds.dataset(staged, format="ipc")
+        if failed:  # a file that failed lands nothing, whatever it staged
+            rows = rows.filter(~pc.field("file_idx").isin(sorted(failed)))
+        con.register("staged_rows", rows)
         con.execute(load("staged"))
         _prior_view(con, lake)
         con.execute(load("in_prior"))
         con.execute(load("not_landed"))
         con.execute(f"copy ({load('landed_index')}) to {lit(out / 'index.parquet')} (format parquet)")
         moves.append((rel(out / "index.parquet"), f"ledger/index/run-{run:06d}.parquet"))
-        # as arrays: a file re-sent whole after it landed does not land at all (millions of rows)
-        nl = con.execute("select file_idx, line from not_landed order by file_idx, line").fetchnumpy()
-        files, first = np.unique(np.asarray(nl["file_idx"]), return_index=True)
-        if len(files):
-            drop = dict(zip(files.tolist(), np.split(np.asarray(nl["line"], np.int64), first[1:]), strict=True))
+        # as an array: a file re-sent whole after it landed does not land at all (millions of rows)
+        drop = np.sort(np.asarray(con.execute(f"select {POSITION} as pos from not_landed").fetchnumpy()["pos"],
+                                  np.int64))
         found: dict[int, Counter[str]] = {}
         for f, fate, n in con.execute("select file_idx, fate, count(*) from not_landed group by all").fetchall():
             found.setdefault(f, Counter())[fate] = n
@@ -116,7 +119,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
                                 where fate = 'conflicting_duplicate' order by file_idx, src_offset""").to_arrow_table()
         con.execute("drop table staged; drop table in_prior; drop table not_landed")  # done with: memory freed
 
-    q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet")) if file_idx(p) not in failed]
+    q_files = [str(p) for p in sorted(staging.glob("quarantine/*.parquet"))]
     if q_files:
         con.execute(f"create temp view staged_quarantine as select * from read_parquet({lit_list(q_files)})")
     else:
@@ -130,7 +133,7 @@ def commit_run(lake: Lake, run: int, staging: Path, inputs: list[Input], started
     os.chmod(q_out, 0o600)
     con.close()  # DuckDB's memory released before the partitions are merged
     if staged:
-        write_partitions(staged, drop, out / "events", f"run-{run:06d}-0.parquet")
+        write_partitions(staged, drop, failed, out / "events", f"run-{run:06d}-0.parquet")
     for p in sorted(out.glob("events/**/*.parquet")):
         moves.append((rel(p), str(p.relative_to(out))))
     moves.append((rel(q_out), f"quarantine/run-{run:06d}.parquet"))

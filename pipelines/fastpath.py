@@ -231,13 +231,13 @@ class Judged:
     def reason_strings(self, rows: np.ndarray) -> list[str]:
         return [self.reasons[r] for r in self.reason[rows]]
 
-    def dropped_contract_fields(self, rows: np.ndarray) -> dict[str, int]:
-        """Contract fields present on `rows` that their event type does not allow."""
+    def dropped_contract_fields(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Contract fields present on `rows` that their event type does not allow: the rows (indices) of each."""
         out = {}
         for f in contract.payload_fields().values():
-            n = int((rows & self.present[f.name] & ~ALLOWED[f.name][self.et]).sum())
-            if n:
-                out[f.name] = n
+            hit = np.flatnonzero(rows & self.present[f.name] & ~ALLOWED[f.name][self.et])
+            if len(hit):
+                out[f.name] = hit
         return out
 
     def good(self, rows: np.ndarray) -> pa.Table:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.accounting import Counts, public, total
-from pipelines.inputs import Input, InputError, is_input, list_inputs, probe, ranges, scan
+from pipelines.inputs import Input, InputError, cores, is_input, list_inputs, probe, scan, tasks
 from pipelines.lake import Lake, LakeError
 from pipelines.validate import BlockValidator
 from uptake.progress import Progress
@@ -126,7 +126,7 @@ def _stage_and_commit(lk: Lake, run: int, staging: Path, inputs: list[Input], to
         inputs = [translated.get(i.idx, i) for i in inputs]
         todo = [translated.get(i.idx, i) for i in todo if not translated.get(i.idx, i).error]
         phases["translate_vendor_s"] = time.perf_counter() - clock
-    tasks = [r for i in todo for r in ranges(i)]
+    work = tasks(todo, cores())
     ctx = StageContext(str(staging), run, now or started, key, {i.idx: i.path for i in todo})
     bar = Progress("ingest", enabled=progress, unit="lines")
     stop = threading.Event()
@@ -134,8 +134,8 @@ def _stage_and_commit(lk: Lake, run: int, staging: Path, inputs: list[Input], to
     watcher.start()
     clock = time.perf_counter()
     try:
-        if tasks:
-            run_stage(tasks, ctx, beam_args)
+        if work:
+            run_stage(work, ctx, beam_args)
     except Exception as exc:  # a worker's error surfaces here, wrapped by the runner
         if _disk_full(exc):
             raise
@@ -179,7 +179,7 @@ def _translate_vendor_files(todo: list[Input], staging: Path, reference: str | P
     import pyarrow as pa
 
     from pipelines import vendors
-    from pipelines.stage import write_parquet
+    from pipelines.lake import write_parquet
     from schemas.reference import ReferenceError
 
     if reference is None:

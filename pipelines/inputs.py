@@ -3,7 +3,8 @@
 `list_inputs` turns the paths given into files in path order; `scan` builds one `Input` per file (format,
 sha256, size, whether an earlier run already ingested it), and `ranges` cuts an input into the byte
 ranges the pipeline reads in parallel, each knowing how many lines of its file come before it, so every
-worker numbers its lines as in the file without reading what precedes its range.
+worker numbers its lines as in the file without reading what precedes its range. `tasks` hands the
+pipeline its work: each range of a large file alone, consecutive small files packed together.
 
 A file is gzip when its first two bytes are gzip's magic number, whatever its name
 (`pipelines.blocks.open_input`): the one way every part of the ingest opens an input. A vendor export is read
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,9 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.accounting import Counts
-from pipelines.blocks import Range, is_gzip, open_input, plan_ranges
+from pipelines.blocks import Pack, Range, is_gzip, open_input, plan_ranges
 
 RANGE_BYTES = 64 << 20
+# small files packed into one task up to this many bytes (as stored): 517 files of 4,000 lines staged one task
+# each took 17.6 s against 7.9 s for the same lines in one file, a block's queries costing ~7 ms however short
+PACK_BYTES = 16 << 20
 # what a folder's files must end with to be read: event files, and vendor exports (told by their content)
 INPUT_SUFFIXES = tuple(s + gz for s in (".jsonl", ".ndjson", ".json", ".csv") for gz in ("", ".gz"))
 
@@ -168,3 +173,42 @@ def ranges(inp: Input, range_bytes: int = RANGE_BYTES) -> list[Range]:
         return [Range(inp.idx, inp.read_path, 0, 0, None, gzip=inp.gzip, line_map=inp.line_map)]
     return [dataclasses.replace(r, line0=inp.line_starts[r.range_idx])
             for r in plan_ranges(inp.idx, inp.read_path, range_bytes, gzip=inp.gzip)]
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def tasks(inputs: Sequence[Input], workers: int, range_bytes: int = RANGE_BYTES,
+          pack_bytes: int = PACK_BYTES) -> list[Range | Pack]:
+    """The pipeline's tasks, in input order: each range of a large file alone; consecutive files that are
+    one range each and small packed together, up to `pack_bytes` (as stored) but into at least `workers`
+    tasks when they can be, so every worker has one."""
+    planned = [(r, os.path.getsize(i.read_path)) for i in inputs for r in ranges(i, range_bytes)]
+    whole = [n for r, n in planned if r.end is None and r.start == 0]
+    limit = max(1, min(pack_bytes, -(-sum(whole) // max(1, workers))))
+    out: list[Range | Pack] = []
+    pack: list[Range] = []
+    held = 0
+
+    def close() -> None:
+        nonlocal pack, held
+        if pack:
+            out.append(pack[0] if len(pack) == 1 else Pack(tuple(pack)))
+        pack, held = [], 0
+
+    for r, n in planned:
+        if r.start != 0 or r.end is not None or n > limit:
+            close()
+            out.append(r)
+            continue
+        if pack and held + n > limit:
+            close()
+        pack.append(r)
+        held += n
+    close()
+    return out

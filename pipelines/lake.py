@@ -239,6 +239,14 @@ def written(path: Path, restricted: bool = False) -> Iterator[Path]:
     os.replace(tmp, path)
 
 
+def write_parquet(table: Any, path: Path, restricted: bool = False) -> None:
+    """A Parquet file written whole or not at all (0600 in a 0700 folder when `restricted`)."""
+    import pyarrow.parquet as pq
+
+    with written(path, restricted) as tmp:
+        pq.write_table(table, tmp, compression="snappy")
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)

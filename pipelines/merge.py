@@ -1,9 +1,10 @@
 """The staged files of a run, and their merge into the lake's partitions.
 
-A worker stages the rows of a range that pass as Arrow IPC files (`write_staged`), each sorted by partition
-(tool, event date), then line. At commit, `write_partitions` merges them into one Parquet file per
-partition, without the copies that do not land, rows in file then line order: each staged file is read a
-record batch at a time and only the partition being filled is held, so the run is never sorted whole.
+A worker stages the rows of a task (a range, or a pack of small files) that pass as Arrow IPC files
+(`write_staged`), each sorted by partition (tool, event date), then file and line. At commit,
+`write_partitions` merges them into one Parquet file per partition, without the copies that do not land nor
+the rows of a file that failed, rows in file then line order: each staged file is read a record batch at a
+time and only the partition being filled is held, so the run is never sorted whole.
 
 The merge holds one record batch per staged file it reads from; past MERGE_FAN_IN staged files (a run of
 hundreds of small input files), groups of them are first merged into intermediate staged files, so memory
@@ -37,11 +38,8 @@ IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 # ingest's peak RSS to 1,676 MB (one file: 856 MB); merged 64 at a time first, 604 MB
 MERGE_FAN_IN = 64
 Runs = Iterator[tuple[tuple[str, str], pa.Table]]  # runs of one partition key, in order
-
-
-def file_idx(path: str | Path) -> int:
-    """The input a staged file belongs to: its name starts with fNNNNN."""
-    return int(Path(path).name[1:6])
+# a staged row's place in the run: its input, then its line (as `sql/staged.sql` ranks copies)
+POSITION = "(file_idx::bigint << 40) + line"
 
 
 def write_staged(table: pa.Table, path: Path, batch_rows: int = STAGED_ROW_GROUP) -> None:
@@ -60,21 +58,21 @@ def staged_batches(path: str | Path, columns: list[str]) -> Iterator[pa.RecordBa
             yield reader.get_batch(i).select(columns)
 
 
-def write_partitions(staged: list[str], drop: dict[int, np.ndarray], root: Path, name: str) -> None:
-    """The staged files (each sorted by tool, event date, line; in input then range order) merged → one
+def write_partitions(staged: list[str], drop: np.ndarray, failed: set[int], root: Path, name: str) -> None:
+    """The staged files (each sorted by tool, event date, input, line; in input then range order) merged → one
     Parquet file per partition, `root/tool=…/event_date=…/name`, without the copies that do not land (`drop`:
-    lines per input); within a partition, rows in file then line order."""
+    their positions, `POSITION`, sorted) nor the rows of inputs that `failed`; within a partition, rows in
+    file then line order."""
     files = pa.schema([(n, t) for n, t, _ in contract.landed_columns() if n not in ("tool", "event_date")])
-    columns = [*files.names, "tool", "event_date", "line"]
-    drop = {f: np.sort(lines) for f, lines in drop.items()}  # once per input: its staged files share it
-    sources = [_staged_runs(f, columns, drop.get(file_idx(f), np.zeros(0, np.int64))) for f in staged]
+    columns = [*files.names, "tool", "event_date", "file_idx", "line"]
+    sources = [_staged_runs(f, columns, drop, failed) for f in staged]
     work = root.parent / "merge"
     level = 0
     fan_in = max(2, MERGE_FAN_IN)
     while len(sources) > fan_in:  # merged in consecutive groups: ties stay in file then line order
         merged = [_merge_to_staged(sources[i:i + fan_in], work / f"m{level}-{i:06d}{STAGED_SUFFIX}")
                   for i in range(0, len(sources), fan_in)]
-        sources = [_staged_runs(str(p), columns, np.zeros(0, np.int64)) for p in merged if p.exists()]
+        sources = [_staged_runs(str(p), columns, np.zeros(0, np.int64), set()) for p in merged if p.exists()]
         level += 1
 
     def write(key: tuple[str, str], table: pa.Table) -> None:
@@ -145,16 +143,20 @@ def _emit_once(emit: Callable[[tuple[str, str], list[pa.Table]], None], emitted:
     emit(key, held)
 
 
-def _staged_runs(path: str, columns: list[str], drop: np.ndarray) -> Runs:
+def _staged_runs(path: str, columns: list[str], drop: np.ndarray, failed: set[int]) -> Runs:
     """A staged file's rows that land, as runs of one partition key, in the file's order (`drop`: the sorted
-    lines of its input that do not land)."""
+    positions of the run's rows that do not land; `failed`: inputs none of whose rows land)."""
     for batch in staged_batches(path, columns):
         t = pa.Table.from_batches([batch])
-        line = t.column("line").to_numpy()
-        if len(drop) and len(line) and np.searchsorted(drop, line.min()) < np.searchsorted(drop, line.max(), "right"):
-            # some of the batch's lines do not land: found by binary search (np.isin sorted all of drop per batch)
-            at = np.minimum(np.searchsorted(drop, line), len(drop) - 1)
-            t = t.filter(pa.array(drop[at] != line))
+        f = t.column("file_idx").to_numpy()
+        if failed and len(f) and np.isin(f, list(failed)).any():
+            t = t.filter(pa.array(~np.isin(f, list(failed))))
+            f = t.column("file_idx").to_numpy()
+        pos = (f.astype(np.int64) << 40) + t.column("line").to_numpy()
+        if len(drop) and len(pos) and np.searchsorted(drop, pos.min()) < np.searchsorted(drop, pos.max(), "right"):
+            # some of the batch's rows do not land: found by binary search (np.isin sorted all of drop per batch)
+            at = np.minimum(np.searchsorted(drop, pos), len(drop) - 1)
+            t = t.filter(pa.array(drop[at] != pos))
         if t.num_rows:
             for k, lo, hi in _runs(t):
                 yield k, t.slice(lo, hi - lo)

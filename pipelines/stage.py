@@ -1,19 +1,21 @@
-"""Staged events: each input range validated, pseudonymized and written as final Parquet, ready to commit.
+"""Staged events: each input range validated, pseudonymized and written in its landed form, ready to commit.
 
 The Beam part of the ingest, written like Beam's examples: a module-level DoFn (`StageRange`) and a
 composite transform (`StageInputs`: Create → Reshuffle → ParDo) that the pipeline applies; the work itself
 is a plain function (`RangeStager.stage`) that tests call directly.
 
-A worker reads its range in bounded blocks (`pipelines/blocks.py`), validates each block
-(`pipelines/validate.py`), replaces actor ids by their keyed hash, computes each row's content hash, and
-writes, under the run's staging folder, everything the commit needs:
+A task is one range of a file, or a pack of small files (`pipelines.inputs.tasks`). A worker reads it in
+bounded blocks (`pipelines/blocks.py`; a pack's files' blocks joined into one, each line keeping its file,
+line and offset), validates each block (`pipelines/validate.py`), replaces actor ids by their keyed hash,
+computes each row's content hash, and writes, under the run's staging folder, everything the commit needs:
 
-    staged/fF-rR-K.arrow        the rows that passed, in their landed form (pseudonym, content hash, lineage),
-                                sorted by partition (tool, event date), then line (Arrow IPC: read once)
-    quarantine/fF-rR.parquet    the range's quarantined lines (raw bytes)
-    ranges/fF-rR.json           the range's counts, written last (the range is done)
+    staged/fF-rR-KKKK.arrow     the rows that passed, in their landed form (pseudonym, content hash, lineage),
+                                sorted by partition (tool, event date), then file and line (Arrow IPC: read once)
+    quarantine/fF-rR.parquet    the task's quarantined lines (raw bytes)
+    ranges/fF-rR.json           each range's counts, written last (the range is done)
 
-Names depend only on the run and the input, so a retried bundle overwrites what a failed one left. Raw
+fF-rR names the task's first range. Names depend only on the run and the inputs, so a retried bundle
+overwrites what a failed one left; a file that fails part-way leaves rows behind that the commit leaves out. Raw
 actor ids are never written: rows are pseudonymized on the worker. The commit (`pipelines/commit.py`)
 decides duplicates over the whole run and writes each partition of the lake once.
 
@@ -28,7 +30,6 @@ import datetime as dt
 import errno
 import json
 import logging
-import os
 import queue
 import zlib
 from collections import deque
@@ -42,13 +43,12 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from apache_beam.metrics import Metrics
 
 from pipelines.accounting import Counts
-from pipelines.blocks import Range, read_range
-from pipelines.inputs import reason
-from pipelines.lake import pseudonymize, written
+from pipelines.blocks import Block, Pack, Packed, Range, read_range
+from pipelines.inputs import cores, reason
+from pipelines.lake import pseudonymize, write_parquet, written
 from pipelines.merge import STAGED_SUFFIX, write_staged
 from pipelines.validate import BlockValidator
 from schemas import events as contract
@@ -64,7 +64,7 @@ CONTENT = contract.content_columns()
 # a staged row: every landed column, and what the commit needs to rank copies and read a line back; sorted by
 # partition, then line. Only the content hash is computed by DuckDB (the ledger records its hash function).
 HASH_SQL = f"select hash({', '.join(CONTENT)}) as content_hash from good"
-STAGED_ORDER = [("tool", "ascending"), ("event_date", "ascending"), ("line", "ascending")]
+STAGED_ORDER = [("tool", "ascending"), ("event_date", "ascending"), ("file_idx", "ascending"), ("line", "ascending")]
 
 
 @dataclass(frozen=True)
@@ -81,14 +81,6 @@ class StageContext:
     threads: int = 0  # ranges a worker stages at once (one DuckDB connection each); 0: one per core
 
 
-def cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 class RangeStager:
     """Stages ranges on one thread: one DuckDB connection (of `duckdb_threads`), one pseudonym cache."""
 
@@ -98,59 +90,85 @@ class RangeStager:
         self.validator = BlockValidator(ctx.now, threads=duckdb_threads)
         self.con = self.validator.con
         self.keys: dict[str, str] = {}
+        self.pending: list[pa.Table] = []  # the task's good rows, not yet written
+        self.quarantined: list[pa.Table] = []
+        self.flushes = self.held = 0
 
-    def stage(self, r: Range) -> dict[str, Any]:
-        """Validate range `r` and write its outputs; returns its counts (with file and range numbers)."""
-        counts, pending, quarantine, flushes, held = Counts(), [], [], 0, 0
-        blocks = read_range(r, self.ctx.block_bytes)
-        while True:
-            try:
-                block = next(blocks, None)
-            except (OSError, EOFError, zlib.error) as exc:  # the input cannot be read: the file fails, alone
-                if isinstance(exc, OSError) and exc.errno in DISK_FULL:
-                    raise
-                summary = {"file_idx": r.file_idx, "range_idx": r.range_idx, **Counts().as_dict(),
-                           "error": reason(exc)}
-                write_atomic(self.root / "ranges" / f"{r.stem}.json", json.dumps(summary).encode())
-                return summary
-            if block is None:
-                break
-            good, q, c = self.validator.validate(block)
-            counts.add(Counts(lines=c["lines"], blank=c["blank"], landed=c["good"]))
-            counts.quarantine(q.column("reason").to_pylist())
-            counts.drop(c["dropped_fields"])
-            if q.num_rows:
-                quarantine.append(q)
-            if good.num_rows:
-                pending.append(good)
-                held += good.num_rows
-            if held >= self.ctx.flush_rows:
-                self._flush(r, pending, flushes)
-                pending, flushes, held = [], flushes + 1, 0
-        if pending:
-            self._flush(r, pending, flushes)
-        if quarantine:
-            self._quarantine(r, pa.concat_tables(quarantine))
-        summary = {"file_idx": r.file_idx, "range_idx": r.range_idx, **counts.as_dict()}
-        write_atomic(self.root / "ranges" / f"{r.stem}.json", json.dumps(summary).encode())
-        return summary
+    def stage(self, task: Range | Pack) -> list[dict[str, Any]]:
+        """Validate the task's ranges (one, or a pack of small files) and write their outputs; returns each
+        range's counts (with its file and range numbers)."""
+        ranges = task.ranges if isinstance(task, Pack) else (task,)
+        counts = [Counts() for _ in ranges]
+        errors: dict[int, str] = {}
+        self.pending, self.quarantined, self.flushes, self.held = [], [], 0, 0  # a task's, on this thread
+        parts: list[tuple[int, Block]] = []  # blocks read, not yet validated: validated together
+        size = 0
+        for i, r in enumerate(ranges):
+            blocks = read_range(r, self.ctx.block_bytes)
+            while True:
+                try:
+                    block = next(blocks, None)
+                except (OSError, EOFError, zlib.error) as exc:  # the input cannot be read: the file fails, alone
+                    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+                        raise
+                    errors[i] = reason(exc)  # what it staged is left out by the commit (the file failed)
+                    parts = [p for p in parts if p[0] != i]
+                    size = sum(len(b.data) for _, b in parts)
+                    break
+                if block is None:
+                    break
+                if parts and (block.long_line or size + len(block.data) > self.ctx.block_bytes):
+                    self._validate(task, ranges, parts, counts)
+                    parts, size = [], 0
+                parts.append((i, block))
+                size += len(block.data)
+                if block.long_line:  # its kept prefix alone: it is one line, however long its prefix
+                    self._validate(task, ranges, parts, counts)
+                    parts, size = [], 0
+        if parts:
+            self._validate(task, ranges, parts, counts)
+        if self.pending:
+            self._flush(task)
+        if self.quarantined:
+            self._quarantine(task, pa.concat_tables(self.quarantined))
+        out = []
+        for i, r in enumerate(ranges):  # written last: the range is done
+            failed = {"error": errors[i]} if i in errors else {}
+            summary = {"file_idx": r.file_idx, "range_idx": r.range_idx,
+                       **(Counts() if failed else counts[i]).as_dict(), **failed}
+            with written(self.root / "ranges" / f"{r.stem}.json") as tmp:
+                tmp.write_text(json.dumps(summary))
+            out.append(summary)
+        return out
 
-    def _lines(self, r: Range, line_no: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """(line in the file read, line in the source): they differ for events derived from a vendor export."""
-        line = line_no.to_numpy() + r.line0
-        return line, (r.line_map[line - 1] if r.line_map is not None else line)
+    def _validate(self, task: Range | Pack, ranges: Sequence[Range], parts: list[tuple[int, Block]],
+                  counts: list[Counts]) -> None:
+        """Validate blocks of the task's ranges as one; their rows, with the file and line each came from, held."""
+        packed = Packed.of(parts)
+        good, q, per_part = self.validator.validate(packed.block, packed.first_line)
+        for k, c in enumerate(per_part):
+            got = counts[packed.part_range[k]]
+            got.add(Counts(lines=c["lines"], blank=c["blank"], landed=c["good"]))
+            got.drop(c["dropped_fields"])
+            got.quarantine([r for r, n in c["by_reason"].items() for _ in range(n)])
+        if q.num_rows:
+            self.quarantined.append(packed.lineage(ranges, q))
+        if good.num_rows:
+            good = packed.lineage(ranges, good)
+            self.pending.append(good)
+            self.held += good.num_rows
+        if self.held >= self.ctx.flush_rows:
+            self._flush(task)
 
-    def _flush(self, r: Range, pending: list[pa.Table], k: int) -> None:
+    def _flush(self, task: Range | Pack) -> None:
         """Write held rows in their landed form (pseudonym, content hash, lineage) to one staged file."""
-        good = pa.concat_tables(pending)
-        line, source_line = self._lines(r, good.column("line_no"))
+        good = pa.concat_tables(self.pending)
+        self.pending, self.held = [], 0
         ids = pc.unique(good.column("actor_id"))
         new = [a for a in ids.to_pylist() if a not in self.keys]
         self.keys.update(zip(new, pseudonymize(self.ctx.key, new), strict=True))
         keys = pa.array([self.keys[a] for a in ids.to_pylist()], pa.string())
         good = good.append_column("actor_key", keys.take(pc.index_in(good.column("actor_id"), value_set=ids)))
-        good = good.append_column("line", pa.array(line, pa.int64()))
-        good = good.append_column("source_line", pa.array(source_line, pa.int64()))
         self.con.register("good", good)
         try:
             content_hash = self.con.sql(HASH_SQL).to_arrow_table().column(0)
@@ -160,43 +178,35 @@ class RangeStager:
         rows = pa.table({
             **{c: good.column(c) for c in CONTENT}, "event_date": good.column("event_date"),
             "ingest_run": pa.array(np.full(n, self.ctx.run), pa.int64()),
-            "source_file": pa.repeat(pa.scalar(self.ctx.sources.get(r.file_idx, r.path), pa.string()), n),
+            "source_file": self._sources(task, good.column("file_idx")),
             "source_line": good.column("source_line"), "content_hash": content_hash,
-            "file_idx": pa.array(np.full(n, r.file_idx), pa.int32()), "line": good.column("line"),
+            "file_idx": good.column("file_idx"), "line": good.column("line"),
             "src_offset": good.column("src_offset"), "src_length": good.column("src_length")})
         rows = rows.take(pc.sort_indices(rows, sort_keys=STAGED_ORDER))
-        write_staged(rows, self.root / "staged" / f"{r.stem}-{k}{STAGED_SUFFIX}")
+        write_staged(rows, self.root / "staged" / f"{task.stem}-{self.flushes:04d}{STAGED_SUFFIX}")
+        self.flushes += 1
 
-    def _quarantine(self, r: Range, q: pa.Table) -> None:
-        _, source_line = self._lines(r, q.column("line_no"))
-        write_parquet(pa.table({
-            "file_idx": pa.array(np.full(q.num_rows, r.file_idx), pa.int32()),
-            "source_line": pa.array(source_line, pa.int64()),
-            "reason": q.column("reason"),
-            "raw_line": q.column("raw_line"),
-        }), self.root / "quarantine" / f"{r.stem}.parquet", restricted=True)
+    def _sources(self, task: Range | Pack, file_idx: pa.ChunkedArray) -> pa.Array:
+        """Each row's input, as reported (its path)."""
+        paths = {r.file_idx: self.ctx.sources.get(r.file_idx, r.path)
+                 for r in (task.ranges if isinstance(task, Pack) else (task,))}
+        known = np.array(sorted(paths))
+        return pa.array([paths[f] for f in known.tolist()], pa.string()).take(
+            pa.array(np.searchsorted(known, file_idx.to_numpy())))
 
-
-def write_parquet(table: pa.Table, path: Path, restricted: bool = False) -> None:
-    """A Parquet file written whole or not at all (0600 in a 0700 folder when `restricted`)."""
-    with written(path, restricted) as tmp:
-        pq.write_table(table, tmp, compression="snappy")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    def _quarantine(self, task: Range | Pack, q: pa.Table) -> None:
+        write_parquet(q.select(["file_idx", "source_line", "reason", "raw_line"]),
+                      self.root / "quarantine" / f"{task.stem}.parquet", restricted=True)
 
 
 # ----------------------------------------------------------------------------------------------- Beam
 class StageRange(beam.DoFn):
-    """Validates and stages ranges on a worker, `ctx.threads` at a time; emits each range's counts.
+    """Validates and stages tasks (a range, or a pack of small files) on a worker, `ctx.threads` at a time;
+    emits each range's counts.
 
-    A range is staged on one thread with its own DuckDB connection (one DuckDB thread each), so a worker
-    stages as many ranges at once as it has cores: DuckDB, numpy and Arrow release the GIL for their work.
-    Ranges run while the bundle's next ones arrive; each range's counts are emitted when it is done, the
+    A task is staged on one thread with its own DuckDB connection (one DuckDB thread each), so a worker
+    stages as many tasks at once as it has cores: DuckDB, numpy and Arrow release the GIL for their work.
+    Tasks run while the bundle's next ones arrive; each task's counts are emitted when it is done, the
     last ones when the bundle finishes."""
 
     def __init__(self, ctx: StageContext):
@@ -212,25 +222,26 @@ class StageRange(beam.DoFn):
             self.stagers.put(RangeStager(self.ctx, duckdb_threads=1 if self.n > 1 else None))
 
     def start_bundle(self) -> None:
-        self.running: deque[Future[dict[str, Any]]] = deque()
+        self.running: deque[Future[list[dict[str, Any]]]] = deque()
 
-    def _stage(self, r: Range) -> dict[str, Any]:
+    def _stage(self, task: Range | Pack) -> list[dict[str, Any]]:
         stager = self.stagers.get()
         try:
-            return stager.stage(r)
+            return stager.stage(task)
         finally:
             self.stagers.put(stager)
 
-    def _done(self, future: Future[dict[str, Any]]) -> dict[str, Any]:
-        summary = future.result()  # a range's error (a full disk) raises here, failing the bundle
-        self.lines.inc(summary["lines"])
-        self.quarantined.inc(summary["quarantined"])
-        return summary
+    def _done(self, future: Future[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        summaries = future.result()  # a task's error (a full disk) raises here, failing the bundle
+        for s in summaries:
+            self.lines.inc(s["lines"])
+            self.quarantined.inc(s["quarantined"])
+        return summaries
 
-    def process(self, r: Range) -> Iterator[dict[str, Any]]:
-        self.running.append(self.pool.submit(self._stage, r))
+    def process(self, task: Range | Pack) -> Iterator[dict[str, Any]]:
+        self.running.append(self.pool.submit(self._stage, task))
         while self.running and (self.running[0].done() or len(self.running) > self.n):
-            yield self._done(self.running.popleft())
+            yield from self._done(self.running.popleft())
 
     def finish_bundle(self) -> Iterator[Any]:
         from apache_beam.transforms.window import GlobalWindow
@@ -238,22 +249,23 @@ class StageRange(beam.DoFn):
         from apache_beam.utils.windowed_value import WindowedValue
 
         while self.running:
-            yield WindowedValue(self._done(self.running.popleft()), MIN_TIMESTAMP, (GlobalWindow(),))
+            for summary in self._done(self.running.popleft()):
+                yield WindowedValue(summary, MIN_TIMESTAMP, (GlobalWindow(),))
 
     def teardown(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class StageInputs(beam.PTransform):
-    """Ranges → staged files; a PCollection of each range's counts."""
+    """Tasks (ranges, packs of small files) → staged files; a PCollection of each range's counts."""
 
-    def __init__(self, ranges: Sequence[Range], ctx: StageContext):
+    def __init__(self, tasks: Sequence[Range | Pack], ctx: StageContext):
         super().__init__()
-        self.ranges, self.ctx = list(ranges), ctx
+        self.tasks, self.ctx = list(tasks), ctx
 
     def expand(self, pbegin: Any) -> Any:
         return (pbegin
-                | "Ranges" >> beam.Create(self.ranges)
+                | "Ranges" >> beam.Create(self.tasks)
                 | "Distribute" >> beam.Reshuffle()
                 | "ValidateAndStage" >> beam.ParDo(StageRange(self.ctx)))
 
@@ -267,7 +279,7 @@ def pipeline_options(beam_args: Sequence[str]) -> Any:
     return PipelineOptions(args)
 
 
-def run_stage(ranges: Sequence[Range], ctx: StageContext, beam_args: Sequence[str] = ()) -> None:
+def run_stage(tasks: Sequence[Range | Pack], ctx: StageContext, beam_args: Sequence[str] = ()) -> None:
     """Stage every range with Apache Beam (one pipeline for the whole run). A worker's error reaches the caller,
     which reports it in one line: Beam's own log of it (a traceback, in this process on the local runner) is
     left out while the pipeline runs."""
@@ -276,6 +288,6 @@ def run_stage(ranges: Sequence[Range], ctx: StageContext, beam_args: Sequence[st
     beam_errors.setLevel(logging.CRITICAL)
     try:
         with beam.Pipeline(options=pipeline_options(beam_args)) as p:
-            _ = p | "StageInputs" >> StageInputs(ranges, ctx)
+            _ = p | "StageInputs" >> StageInputs(tasks, ctx)
     finally:
         beam_errors.setLevel(level)

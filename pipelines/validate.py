@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -60,18 +59,20 @@ class BlockValidator:
         finally:
             self.con.unregister("raw")
 
-    def validate(self, block: Block) -> tuple[pa.Table, pa.Table, dict[str, Any]]:
+    def validate(self, block: Block, starts: np.ndarray | None = None) -> tuple[pa.Table, pa.Table, Any]:
         """(good rows, quarantined lines, counts) of one block. Line numbers count from the range's start.
 
-        Good rows carry the raw actor id; staging replaces it by its pseudonym before anything is written."""
+        `starts`: the block's lines in groups (the files of a packed block), each group's first line (0-based,
+        the first 0): the counts are then a list, one per group. Good rows carry the raw actor id; staging
+        replaces it by its pseudonym before anything is written."""
         if block.long_line:
             q = pa.table({
                 "line_no": pa.array([block.line0 + 1], pa.int64()),
                 "reason": pa.array(["line_too_long"]),
                 "raw_line": pa.array([bytes(block.data)], pa.binary()),
             })
-            return GOOD_SCHEMA.empty_table(), q, {"lines": 1, "blank": 0, "good": 0,
-                                                  "by_reason": {"line_too_long": 1}, "dropped_fields": {}}
+            one = {"lines": 1, "blank": 0, "good": 0, "by_reason": {"line_too_long": 1}, "dropped_fields": {}}
+            return GOOD_SCHEMA.empty_table(), q, one if starts is None else [one]
         lines, length, offs = split_lines(block.data, block.newlines)
         n = len(lines)
         line_no = np.arange(block.line0 + 1, block.line0 + 1 + n, dtype=np.int64)
@@ -81,7 +82,7 @@ class BlockValidator:
         parse = utf8 & ~too_long & ~blank
         goods: list[pa.Table] = []
         bads: list[pa.Table] = []
-        dropped: Counter[str] = Counter()
+        dropped: list[tuple[np.ndarray, pa.Array]] = []  # (line_no, field name) of every dropped field
         if self.fast:
             buf = np.frombuffer(block.data, np.uint8)
             last = buf[np.maximum(offs + length - 1, 0)] if n else np.zeros(0, np.uint8)
@@ -103,7 +104,7 @@ class BlockValidator:
             good = res.filter(ok)
             goods.append(good.drop_columns(["reason", "dropped"]).cast(GOOD_SCHEMA).sort_by("line_no"))
             bads.append(res.filter(pc.invert(ok)).select(["line_no", "reason"]))
-            dropped.update(dict(_value_counts(pc.list_flatten(good.column("dropped")))))
+            dropped.append(_each(good.column("line_no").to_numpy(), good.column("dropped")))
         goods = [g for g in goods if g.num_rows]
         good = (GOOD_SCHEMA.empty_table() if not goods else goods[0] if len(goods) == 1  # each is in line order
                 else pa.concat_tables(goods).sort_by("line_no"))
@@ -124,19 +125,16 @@ class BlockValidator:
             "reason": pa.array(q_reason.astype(str) if len(q_reason) else [], pa.string()),
             "raw_line": pa.array(raws, pa.binary()),
         })
-        counts = {
-            "lines": int(n),
-            "blank": int(blank.sum()),
-            "good": good.num_rows,
-            "by_reason": dict(Counter(q_reason.tolist())),
-            "dropped_fields": dict(dropped),
-        }
         idx = good.column("line_no").to_numpy() - block.line0 - 1
+        groups = np.zeros(1, np.int64) if starts is None else np.asarray(starts, np.int64)
+        counts = _counts(groups, n, blank, idx, q_idx, q_reason,
+                         [(line - block.line0 - 1, names) for line, names in dropped])
         good = good.append_column("src_offset", pa.array(block.offset + offs[idx], pa.int64()))
         good = good.append_column("src_length", pa.array(length[idx], pa.int64()))
-        return good, q, counts
+        return good, q, counts[0] if starts is None else counts
 
-    def _fast(self, raw: pa.Table, goods: list[pa.Table], bads: list[pa.Table], dropped: Counter[str]) -> np.ndarray:
+    def _fast(self, raw: pa.Table, goods: list[pa.Table], bads: list[pa.Table],
+              dropped: list[tuple[np.ndarray, pa.Array]]) -> np.ndarray:
         """Validate object-looking lines on the fast path; returns the line numbers it hands back."""
         import duckdb
 
@@ -161,13 +159,14 @@ class BlockValidator:
         goods.append(j.good(passing).cast(GOOD_SCHEMA))
         bads.append(pa.table({"line_no": pa.array(line_no[failing], pa.int64()),
                               "reason": pa.array(j.reason_strings(np.flatnonzero(failing)), pa.string())}))
-        dropped.update(j.dropped_contract_fields(passing & ~j.needs_keys))
+        for name, rows in j.dropped_contract_fields(passing & ~j.needs_keys).items():
+            dropped.append((line_no[rows], pa.repeat(pa.scalar(name), len(rows))))
         keyed = passing & j.needs_keys
         if keyed.any():
             res = self._query(f"select list_filter(json_keys(line), lambda k: not list_contains({allowed_sql()}, k)) "
                               "as dropped from raw", pa.table({"line": lines.filter(pa.array(keyed)),
                                                                "et": pa.array(j.et[keyed], pa.int32())}))
-            dropped.update(dict(_value_counts(pc.list_flatten(res.column("dropped")))))
+            dropped.append(_each(line_no[keyed], res.column("dropped")))
         return line_no[j.slow]
 
     def _not_objects(self, raw: pa.Table, bads: list[pa.Table]) -> np.ndarray:
@@ -230,8 +229,30 @@ def _is_utf8(b: bytes) -> bool:
         return False
 
 
-def _value_counts(arr: pa.Array) -> Iterable[tuple[str, int]]:
-    if len(arr) == 0:
-        return []
-    vc = pc.value_counts(arr)
-    return zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True)
+def _each(line_no: np.ndarray, names: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """(line, name) of every name in the lists `names` (one list per line of `line_no`)."""
+    names = names.combine_chunks()
+    return line_no[pc.list_parent_indices(names).to_numpy()], pc.list_flatten(names)
+
+
+def _counts(starts: np.ndarray, n: int, blank: np.ndarray, good: np.ndarray, q_idx: np.ndarray,
+            q_reason: np.ndarray, dropped: list[tuple[np.ndarray, pa.Array]]) -> list[dict[str, Any]]:
+    """The counts of each group of lines (`starts`: each group's first line; lines as block indices)."""
+    g = len(starts)
+    ends = np.append(starts[1:], n)
+
+    def group(idx: np.ndarray) -> np.ndarray:
+        return np.searchsorted(starts, idx, "right") - 1
+
+    blank_n = np.bincount(group(np.flatnonzero(blank)), minlength=g)
+    good_n = np.bincount(group(good), minlength=g)
+    reasons: list[Counter[str]] = [Counter() for _ in range(g)]
+    for k, r in zip(group(q_idx).tolist(), q_reason.tolist(), strict=True):
+        reasons[k][r] += 1
+    fields: list[Counter[str]] = [Counter() for _ in range(g)]
+    for idx, names in dropped:
+        if len(idx):
+            for (k, name), c in Counter(zip(group(idx).tolist(), names.to_pylist(), strict=True)).items():
+                fields[k][name] += c
+    return [{"lines": int(ends[k] - starts[k]), "blank": int(blank_n[k]), "good": int(good_n[k]),
+             "by_reason": dict(reasons[k]), "dropped_fields": dict(fields[k])} for k in range(g)]

@@ -480,3 +480,45 @@ def test_a_folder_without_input_files_of_its_own_is_an_error(tmp_path: Path):
         ingest([tmp_path], lake=tmp_path / "lake", progress=False)
     done = _cli(str(tmp_path), "--lake", str(tmp_path / "lake"))
     assert done.returncode == 1 and "no input files" in done.stderr
+
+
+def test_a_file_that_fails_after_its_first_rows_were_staged_lands_none_of_them(tmp_path: Path, monkeypatch):
+    """Small files are staged together (a pack): a truncated gzip among them fails after some of its rows were
+    validated and written to staged files shared with the good files (small blocks, a staged file per block).
+    The commit leaves out every row and quarantined line of it, and only of it."""
+    import functools
+
+    from pipelines import ingest as pipelines_ingest
+    from pipelines import merge, stage
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    _write(landing / "a-good.jsonl", [_event(1), "{bad"])
+    body = "".join(json.dumps(_event(i)) + "\n" + ("{bad\n" if i % 100 == 0 else "") for i in range(10, 3000))
+    whole = gzip.compress(body.encode())
+    (landing / "b-truncated.jsonl.gz").write_bytes(whole[: len(whole) - 40])
+    _write(landing / "c-good.jsonl", [_event(2), _event(3)])
+    monkeypatch.setattr(stage, "StageContext", functools.partial(stage.StageContext, block_bytes=4096, flush_rows=1))
+    monkeypatch.setattr(pipelines_ingest, "cores", lambda: 1)  # one worker: the three files make one pack
+    packs = []
+    tasks = pipelines_ingest.tasks
+    monkeypatch.setattr(pipelines_ingest, "tasks", lambda *a: packs.append(tasks(*a)) or packs[-1])
+    staged_from: set[int] = set()
+    write_staged = merge.write_staged
+
+    def spy(table, path, *args, **kwargs):
+        staged_from.update(table.column("file_idx").to_pylist())
+        return write_staged(table, path, *args, **kwargs)
+
+    monkeypatch.setattr(stage, "write_staged", spy)
+    summary = ingest([landing], tmp_path / "lake", progress=False)
+    assert [len(t.ranges) for t in packs[0]] == [3]
+    assert 1 in staged_from  # rows of the truncated file were staged before it failed
+    by = {Path(f["path"]).name: f for f in summary["files"]}
+    assert by["b-truncated.jsonl.gz"]["error"].startswith("Compressed file ended")
+    assert {k: summary["total"][k] for k in COUNTS} == {"lines": 4, "landed": 3, "duplicates": 0, "quarantined": 1,
+                                                          "blank": 0}
+    lake = tmp_path / "lake"
+    assert sorted(q(f"select event_id from {events(lake)}")) == [("x-1",), ("x-2",), ("x-3",)]
+    assert q(f"select source_file, source_line from '{lake}/quarantine/*.parquet'") == [
+        (str(landing / "a-good.jsonl"), 2)]

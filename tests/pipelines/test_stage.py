@@ -128,3 +128,90 @@ def test_a_worker_stages_its_ranges_concurrently_and_the_result_is_the_same(tmp_
     assert len(calls) == 8 and not met.broken
     assert two == one  # the same counts, staged rows (pseudonyms, lines) and quarantine, whatever the threads
     assert len(one[1]) == 60 - 9 and len(one[2]) == 9  # every 7th line of 60 (0, 7, …, 56) is not JSON
+
+
+def _small_files(tmp_path: Path) -> list[Path]:
+    """Small event files of every awkward shape a pack must keep apart: no last newline, CRLF, blank and bad
+    lines, an over-long line, an empty file, gzip, the same event in two files, a field the contract drops."""
+    import gzip
+
+    from schemas.events import MAX_LINE_BYTES
+
+    shapes = {
+        "a.jsonl": (_event(1) + "\n" + _event(2, prompt_text="free") + "\n{bad\n").encode(),
+        "b.jsonl": (_event(3) + "\n\n   \n" + _event(1)).encode(),  # no newline at the end
+        "c.jsonl": (_event(4) + "\r\n" + _event(5, count=0) + "\r\n[1]\r\n").encode(),
+        "d.jsonl": b"",
+        "e.jsonl": (_event(6) + "\n" + "x" * (MAX_LINE_BYTES + (1 << 19)) + "\n" + _event(7) + "\n").encode(),
+        "f.jsonl.gz": gzip.compress((_event(8) + "\n" + _event(9, tool="nope") + "\n").encode()),
+        "g.jsonl": (_event(10, summary_text="dropped") + "\n" + _event(11) + "\n").encode(),
+    }
+    paths = []
+    for name, data in shapes.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(tmp_path / name)
+    return paths
+
+
+def _stage_tasks(tmp_path: Path, name: str, paths: list[Path], tasks: list, block_bytes: int) -> tuple:
+    ctx = StageContext(str(tmp_path / name), 7, NOW, b"k", {i: str(p) for i, p in enumerate(paths)},
+                       block_bytes=block_bytes)
+    with BeamTestPipeline() as p:
+        _ = p | StageInputs(tasks, ctx)
+    staged = tmp_path / name
+    summaries = sorted((json.loads(f.read_text()) for f in (staged / "ranges").glob("*.json")),
+                       key=lambda s: (s["file_idx"], s["range_idx"]))
+    staged_rows = _staged_rows(staged)  # noqa: F841 (DuckDB reads it by name)
+    rows = duckdb.sql("select * from staged_rows order by file_idx, line").fetchall()
+    q = duckdb.sql(f"select * from '{staged}/quarantine/*.parquet' order by file_idx, source_line").fetchall()
+    return summaries, rows, q
+
+
+@pytest.mark.parametrize("block_bytes", [1 << 21, 1 << 18], ids=["long line in a block", "long line alone"])
+def test_small_files_packed_into_one_task_stage_as_each_would_alone(tmp_path: Path, block_bytes: int):
+    from pipelines.blocks import Pack
+    from pipelines.inputs import tasks
+
+    src = tmp_path / "in"
+    src.mkdir()
+    paths = _small_files(src)
+    inputs = scan(paths, ["events"] * len(paths), lambda _: False)
+    packed = tasks(inputs, workers=1)
+    assert len(packed) == 1 and isinstance(packed[0], Pack) and len(packed[0].ranges) == len(paths)
+    alone = [r for i in inputs for r in ranges(i)]
+    one = _stage_tasks(tmp_path, "alone", paths, alone, block_bytes)
+    together = _stage_tasks(tmp_path, "packed", paths, packed, block_bytes)
+    assert together == one  # the same counts per file, staged rows (lines, offsets, pseudonyms), quarantine
+    summaries, rows, q = together
+    by_file = {s["file_idx"]: s for s in summaries}
+    assert [by_file[i]["lines"] for i in range(len(paths))] == [3, 4, 3, 0, 3, 2, 2]
+    assert by_file[1]["blank"] == 2 and by_file[4]["by_reason"] == {"line_too_long": 1}
+    assert by_file[0]["dropped_fields"] == {"prompt_text": 1} and by_file[6]["dropped_fields"] == {"summary_text": 1}
+    # the last line of b.jsonl (no newline after it) is its own line 4, not the start of c.jsonl's first line
+    assert ("x-1", 1, 4) in {(r[1], r[-4], r[-3]) for r in rows if r[-4] == 1}
+    assert [(r[0], r[1], r[2]) for r in q] == [(0, 3, "malformed_json"), (2, 2, "invalid_value:count"),
+                                               (2, 3, "not_an_object"), (4, 2, "line_too_long"),
+                                               (5, 2, "unknown_tool")]
+
+
+def test_tasks_pack_consecutive_small_files_and_leave_large_ranges_alone(tmp_path: Path):
+    from pipelines.blocks import Pack
+    from pipelines.inputs import tasks
+
+    sizes = {"a": 100, "b": 100, "c": 5000, "d": 100, "e": 100, "f": 100}
+    paths = []
+    for name, n in sizes.items():
+        (tmp_path / f"{name}.jsonl").write_bytes(b"{}\n" * (n // 3))
+        paths.append(tmp_path / f"{name}.jsonl")
+    inputs = [i.__class__(**{**i.__dict__, "line_starts": hash_and_count(i.path, 1000)[1]})
+              for i in scan(paths, ["events"] * len(paths), lambda _: False)]
+    got = tasks(inputs, workers=2, range_bytes=1000, pack_bytes=250)
+
+    def names(t):
+        return [Path(r.path).stem + (f"{r.range_idx}" if r.range_idx or r.end else "")
+                for r in (t.ranges if isinstance(t, Pack) else [t])]
+
+    # c is cut in ranges, each alone; small files packed in input order, never across c, up to 250 bytes
+    assert [names(t) for t in got] == [["a", "b"], *[[f"c{i}"] for i in range(5)], ["d", "e"], ["f"]]
+    # few small files: packed no fuller than the workers can share
+    assert [names(t) for t in tasks(inputs[3:], workers=3)] == [["d"], ["e"], ["f"]]
