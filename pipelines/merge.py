@@ -38,6 +38,9 @@ IPC_OPTIONS = ipc.IpcWriteOptions(compression="lz4")
 # ingest's peak RSS to 1,676 MB (one file: 856 MB); merged 64 at a time first, 604 MB
 MERGE_FAN_IN = 64
 Runs = Iterator[tuple[tuple[str, str], pa.Table]]  # runs of one partition key, in order
+# columns nearly unique per event: no dictionary in the partition files (pyarrow tries one on every column, then
+# falls back): the 2 M-event run's 446 files 11 % smaller (106.1 -> 94.3 MB), written in the same time
+UNIQUE_COLUMNS = ("event_id", "occurred_at", "work_item_id", "source_line")
 # a staged row's place in the run: its input, then its line (as `sql/staged.sql` ranks copies)
 POSITION = "(file_idx::bigint << 40) + line"
 
@@ -65,6 +68,7 @@ def write_partitions(staged: list[str], drop: np.ndarray, failed: set[int], root
     file then line order."""
     files = pa.schema([(n, t) for n, t, _ in contract.landed_columns() if n not in ("tool", "event_date")])
     columns = [*files.names, "tool", "event_date", "file_idx", "line"]
+    dictionary = [c for c in files.names if c not in UNIQUE_COLUMNS]
     sources = [_staged_runs(f, columns, drop, failed) for f in staged]
     work = root.parent / "merge"
     level = 0
@@ -78,7 +82,7 @@ def write_partitions(staged: list[str], drop: np.ndarray, failed: set[int], root
     def write(key: tuple[str, str], table: pa.Table) -> None:
         path = root / f"tool={key[0]}" / f"event_date={key[1]}" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path, compression="snappy")
+        pq.write_table(table, path, compression="snappy", use_dictionary=dictionary)
 
     def flush(key: tuple[str, str], tables: list[pa.Table]) -> None:
         # not copied: a write in flight holds the few staged batches its rows were sliced from

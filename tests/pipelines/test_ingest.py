@@ -59,6 +59,11 @@ def test_events_are_hive_partitioned_and_typed(ingested):
     types = dict(q(f"select column_name, column_type from (describe select * from {events(lake)})"))
     assert types["occurred_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["acw_seconds"] == "DOUBLE" and types["ai_summary_offered"] == "BOOLEAN"
+    # columns unique per event are not dictionary-encoded (smaller files), the others are
+    encodings = dict(q(f"select path_in_schema, list_distinct(flatten(list(string_split(encodings, ',')))) "
+                       f"from parquet_metadata('{lake}/events/**/*.parquet') group by all"))
+    assert not any("DICTIONARY" in e for c in ("event_id", "occurred_at", "source_line") for e in encodings[c])
+    assert any("DICTIONARY" in e for e in encodings["actor_key"]) and any("DICTIONARY" in e for e in encodings["app"])
 
 
 def test_no_raw_actor_id_or_free_text_lands(ingested, small_org):
