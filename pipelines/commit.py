@@ -60,10 +60,10 @@ def staged_counts(inputs: list[Input], staging: Path) -> tuple[dict[int, Counts]
     counts = {i.idx: Counts().add(i.translated) if i.translated else Counts() for i in inputs}
     errors: dict[int, str] = {}
     for p in sorted((staging / "ranges").glob("*.json")):
-        s = json.loads(p.read_text())
-        counts[s["file_idx"]].add(Counts.from_dict(s))
-        if s.get("error"):
-            errors.setdefault(s["file_idx"], s["error"])
+        for s in json.loads(p.read_text()):  # a task's file: the counts of each of its ranges
+            counts[s["file_idx"]].add(Counts.from_dict(s))
+            if s.get("error"):
+                errors.setdefault(s["file_idx"], s["error"])
     return counts, [i.failed(errors[i.idx]) if i.idx in errors and not i.error else i for i in inputs]
 
 

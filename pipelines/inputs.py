@@ -14,6 +14,7 @@ through the event file derived from it (`read_path`), with `line_map` giving, fo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -104,16 +105,23 @@ class Input:
 def hash_and_count(path: str | Path, range_bytes: int = RANGE_BYTES,
                    chunk: int = 8 << 20) -> tuple[str, tuple[int, ...]]:
     """(sha256 of the file's bytes, lines before each multiple of `range_bytes`), in one read. The hash
-    runs on another thread (hashlib releases the GIL) while numpy counts the chunk's newlines."""
+    runs on another thread (hashlib releases the GIL) while numpy counts the chunk's newlines; a file read in
+    one chunk is hashed in place (starting a thread cost 30 times its hash: 5,000 files of 10 lines, 2.7 s)."""
     h = hashlib.sha256()
     starts = [0]
     newlines, pos, next_cut = 0, 0, range_bytes
-    with open(path, "rb") as fh, ThreadPoolExecutor(1, thread_name_prefix="sha256") as pool:
+    with open(path, "rb") as fh, contextlib.ExitStack() as stack:
+        pool: ThreadPoolExecutor | None = None
         hashing: Future[None] | None = None
         while b := fh.read(chunk):
             if hashing is not None:
                 hashing.result()
-            hashing = pool.submit(h.update, b)
+                hashing = None
+            if len(b) < chunk:  # the last chunk: nothing left to overlap with
+                h.update(b)
+            else:
+                pool = pool or stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="sha256"))
+                hashing = pool.submit(h.update, b)
             nl = np.frombuffer(b, np.uint8) == 10
             while next_cut <= pos + len(b):  # lines before byte next_cut: 1 + newlines in [0, next_cut - 1)
                 starts.append(1 + newlines + int(np.count_nonzero(nl[:max(next_cut - 1 - pos, 0)])))

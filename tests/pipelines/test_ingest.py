@@ -527,3 +527,27 @@ def test_a_file_that_fails_after_its_first_rows_were_staged_lands_none_of_them(t
     assert sorted(q(f"select event_id from {events(lake)}")) == [("x-1",), ("x-2",), ("x-3",)]
     assert q(f"select source_file, source_line from '{lake}/quarantine/*.parquet'") == [
         (str(landing / "a-good.jsonl"), 2)]
+
+
+def test_the_progress_counts_each_tasks_lines_once_as_they_appear(tmp_path: Path):
+    import threading
+
+    from pipelines.ingest import _watch
+    from uptake.progress import Progress
+
+    ranges = tmp_path / "ranges"
+    ranges.mkdir()
+    bar = Progress("ingest", enabled=False, unit="lines")
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(tmp_path, bar, stop))
+    watcher.start()
+    (ranges / "f00000-r00000.json").write_text(json.dumps([{"lines": 5}, {"lines": 2}]))  # a pack's two files
+    (ranges / "f00002-r00000.json.tmp").write_text("[{")  # one being written: not a task's counts yet
+    (ranges / "f00002-r00000.json").write_text(json.dumps([{"lines": 5}]))
+    deadline = time.monotonic() + 30
+    while bar.done < 12 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.2)  # two more polls see both summaries again: counted once
+    stop.set()
+    watcher.join()
+    assert bar.done == 12
