@@ -104,8 +104,12 @@ class Packed:
             datas = [b.data if not len(b.data) or b.data[-1] == 10 else bytes(b.data) + b"\n" for _, b in parts]
             block = Block(b"".join(datas), 0, 0)
         lines = [len(b.newlines) + (len(b.data) > 0 and b.data[-1] != 10) for _, b in parts]
-        return cls(block, np.array([i for i, _ in parts]),
-                   np.cumsum([0, *lines[:-1]]), np.cumsum([0, *(len(d) for d in datas[:-1])]),
+        first_byte = np.cumsum([0, *(len(d) for d in datas[:-1])])
+        # the joined block's newlines from its parts' (found when they were read): not searched for again
+        block.__dict__["newlines"] = np.concatenate([
+            (b.newlines if len(d) == len(b.data) else np.append(b.newlines, len(b.data))) + start
+            for (_, b), d, start in zip(parts, datas, first_byte.tolist(), strict=True)])
+        return cls(block, np.array([i for i, _ in parts]), np.cumsum([0, *lines[:-1]]), first_byte,
                    np.array([b.line0 for _, b in parts]), np.array([b.offset for _, b in parts]))
 
     def locate(self, line_no: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -218,3 +218,28 @@ def test_tasks_pack_consecutive_small_files_and_leave_large_ranges_alone(tmp_pat
     assert [names(t) for t in got] == [["a", "b"], *[[f"c{i}"] for i in range(5)], ["d", "e"], ["f"]]
     # few small files: packed no fuller than the workers can share
     assert [names(t) for t in tasks(inputs[3:], workers=3)] == [["d"], ["e"], ["f"]]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_packed_block_keeps_every_line_of_its_parts(seed: int):
+    """Parts with and without a last newline, joined: the block's newlines are its bytes' (taken from the parts,
+    not searched again), and each of its lines maps back to its part and line there."""
+    import numpy as np
+
+    from pipelines.blocks import Block, Packed
+
+    rnd = random.Random(seed)
+    parts = []
+    for i in range(rnd.randint(1, 6)):
+        lines = [b"l%d-%d" % (i, k) + b"x" * rnd.randint(0, 5) for k in range(rnd.randint(1, 5))]
+        data = b"\n".join(lines) + (b"\n" if rnd.random() < 0.5 else b"")
+        parts.append((i, Block(memoryview(data), offset=rnd.randint(0, 99), line0=rnd.randint(0, 9))))
+    packed = Packed.of(parts)
+    data = bytes(packed.block.data)
+    assert packed.block.newlines.tolist() == np.flatnonzero(np.frombuffer(data, np.uint8) == 10).tolist()
+    _, _, offs = split_lines(packed.block.data, packed.block.newlines)
+    want = [(k, b.line0 + n + 1, bytes(line)) for k, (_, b) in enumerate(parts)
+            for n, line in enumerate(bytes(b.data).rstrip(b"\n").split(b"\n"))]
+    part, line = packed.locate(np.arange(1, len(offs) + 1))
+    got = [(int(p), int(n), data[o:].split(b"\n", 1)[0]) for p, n, o in zip(part, line, offs, strict=True)]
+    assert got == want
