@@ -198,6 +198,9 @@ def read_range(r: Range, block_bytes: int = 16 << 20) -> Iterator[Block]:
                         total, rest, found = total + nl, chunk[nl + 1:], True
                         break
                     total += len(chunk)
+                if not found and total == len(data):  # the file's last line, whole in `data`: a line like any other
+                    yield Block(memoryview(data), pos, line0)
+                    return
                 yield Block(memoryview(data)[:LONG_LINE_KEEP], pos, line0, long_line=total)
                 line0, pos, pending = line0 + 1, pos + total + found, rest
                 if not found:

@@ -47,3 +47,25 @@ def test_an_over_long_line_is_kept_short_and_the_next_lines_survive(tmp_path: Pa
     path = tmp_path / "f.jsonl"
     path.write_bytes(b"first\n" + b"y" * (MAX_LINE_BYTES * 3) + b"\nlast\n")
     assert _read_all(path, 1 << 30, 64 * 1024) == [b"first", b"<long:%d>" % (MAX_LINE_BYTES * 3), b"last"]
+
+
+@pytest.mark.parametrize("tail", [b"\r", b""])
+@pytest.mark.parametrize("content", [MAX_LINE_BYTES, MAX_LINE_BYTES + 10])
+def test_a_last_line_without_newline_reads_alike_plain_and_gzip(tmp_path: Path, content: int, tail: bytes):
+    # a file's last line, shorter than a block, is whole in what was read: the validator judges its length
+    # (a trailing \r is not content) and keeps its first 1 MiB, as for a line inside the file or in gzip
+    data = b"first\n" + b"y" * content + tail
+    plain, gz = tmp_path / "f.jsonl", tmp_path / "f.jsonl.gz"
+    plain.write_bytes(data)
+    gz.write_bytes(gzip.compress(data))
+    for path in (plain, gz):
+        assert _read_all(path, 1 << 30, 4 * MAX_LINE_BYTES) == [b"first", b"y" * content]
+
+
+def test_a_last_line_longer_than_a_block_is_kept_short_plain_and_gzip(tmp_path: Path):
+    data = b"first\n" + b"y" * (MAX_LINE_BYTES * 3)
+    plain, gz = tmp_path / "f.jsonl", tmp_path / "f.jsonl.gz"
+    plain.write_bytes(data)
+    gz.write_bytes(gzip.compress(data))
+    for path in (plain, gz):
+        assert _read_all(path, 1 << 30, 64 * 1024) == [b"first", b"<long:%d>" % (MAX_LINE_BYTES * 3)]
