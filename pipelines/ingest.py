@@ -189,14 +189,14 @@ def _translate_vendor_files(todo: list[Input], staging: Path, reference: str | P
         mapping = vendors.load_mapping(reference, key)
     except ReferenceError as exc:
         raise IngestError(f"bad vendor reference data:\n{exc}") from exc
-    chosen = [(i.idx, i.path, i.format) for i in todo if i.format != "events"]
+    chosen = [(i.idx, i.read_path, i.format) for i in todo if i.format != "events"]
     out: dict[int, Input] = {}
     while True:  # an export that cannot be read fails alone: the others are translated without it
         try:
             done = vendors.translate(chosen, mapping, staging / "vendor")
             break
         except vendors.UnreadableExport as exc:
-            bad = next(i for i in todo if i.path == str(exc.path))
+            bad = next(i for i in todo if i.read_path == str(exc.path))
             out[bad.idx] = bad.failed(exc.reason)
             chosen = [c for c in chosen if c[0] != bad.idx]
     for i in todo:

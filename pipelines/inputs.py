@@ -147,6 +147,12 @@ def reason(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
 
 
+def shown(path: str | Path) -> str:
+    """A path as valid UTF-8 text, as reports, the ledger and the lake's `source_file` hold it: bytes of its
+    name that are not UTF-8 as `\\xNN` (Python holds them as surrogates, which Arrow and Parquet refuse)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def probe(path: str | Path, size: int = 1 << 16) -> str | None:
     """None when the file's first bytes can be read (decompressed if gzip), else why not."""
     try:
@@ -173,7 +179,7 @@ def scan(paths: list[Path], formats: list[str], known: Callable[[str], bool],
                 size = p.stat().st_size
             except OSError as exc:
                 error = reason(exc)
-        out.append(Input(idx=i, path=str(p), format=fmt, sha256=digest, size=size,
+        out.append(Input(idx=i, path=shown(p), format=fmt, sha256=digest, size=size,
                          already_ingested=error is None and (known(digest) or digest in seen), read_path=str(p),
                          gzip=error is None and is_gzip(p), line_starts=starts, error=error))
         if error is None:

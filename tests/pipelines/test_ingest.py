@@ -391,6 +391,24 @@ def test_a_file_the_os_refuses_to_read_fails_alone(tmp_path: Path):
     assert [f.get("error") for f in s["files"]] == [None, expected] and s["total"]["landed"] == 1
 
 
+def test_a_file_name_that_is_not_utf8_lands_under_its_escaped_name(tmp_path: Path):
+    """A file system may hold names that are not UTF-8 (here the byte 0xFF): the file lands like any other, its
+    name reported, recorded and landed as text with that byte written `\\xff` (it failed the whole run)."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    _write(landing / "a.jsonl", [_event(1)])
+    _write(Path(os.fsdecode(bytes(landing) + b"/b\xff.jsonl")), [_event(2), _event(3)])
+    lake = tmp_path / "lake"
+    done = _cli(str(landing), "--lake", str(lake))
+    assert done.returncode == 0, done.stderr
+    shown = str(landing / "b\\xff.jsonl")
+    assert [(f["path"], f["landed"]) for f in json.loads(done.stdout)["files"]] == [
+        (str(landing / "a.jsonl"), 1), (shown, 2)]
+    assert q(f"select source_file, count(*) from {events(lake)} group by all order by 1") == [
+        (str(landing / "a.jsonl"), 1), (shown, 2)]
+    assert [f["path"] for f in Lake(lake).committed_runs()[0]["files"]][1] == shown
+
+
 def test_a_disk_that_fills_up_is_one_line_and_leaves_the_lake_consistent(tmp_path: Path, monkeypatch):
     """The device fills while workers write, then again just after the commit point: one clear line each time,
     nothing half-visible, and the next run ends as if each run had happened once."""
