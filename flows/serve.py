@@ -5,7 +5,9 @@
 - `ingest-arrival/on-file-arrival` runs on each `uptake.file.arrived` event. A watcher thread polls the
   landing folder and emits that event once per new *complete* file (same size and mtime on two polls in a
   row; `*.tmp`/`*.part` names ignored) whose content the lake has not ingested yet (so a restarted serve
-  does not start a flow run per file already in the lake), the path as the event's resource.
+  does not start a flow run per file already in the lake), the path as the event's resource. An event is
+  JSON text: a file whose path is not UTF-8 is left to the daily run (which ingests the whole folder), and
+  stderr says so once (Prefect would only log a serialization traceback).
 
 It uses `$PREFECT_API_URL` when set. Otherwise it starts a local Prefect server (SQLite under
 `<lake>/.prefect`), with its UI, on a free port of 127.0.0.1, points itself at it, and stops it on exit.
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from pipelines.ingest import is_input
+from pipelines.inputs import shown
 from pipelines.lake import Lake, LakeError, file_sha256
 
 if TYPE_CHECKING:
@@ -132,8 +135,11 @@ class Watcher(threading.Thread):
             key = (str(p.resolve()), *sig)
             if self.seen.get(str(p)) == sig and key not in self.emitted:
                 self.emitted.add(key)
-                if not self.ingested(p):
-                    ready.append(str(p.resolve()))
+                if shown(key[0]) != key[0]:
+                    print(f"uptake serve: {shown(key[0])}: the name is not UTF-8, which an event cannot carry; "
+                          "the daily run ingests it", file=sys.stderr, flush=True)
+                elif not self.ingested(p):
+                    ready.append(key[0])
         self.seen = current
         return ready
 

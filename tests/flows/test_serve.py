@@ -68,6 +68,20 @@ def test_watcher_emits_each_complete_file_once(tmp_path: Path):
     assert w.scan() == [str((tmp_path / "a.jsonl").resolve())]
 
 
+def test_watcher_leaves_a_name_that_is_not_utf8_to_the_daily_run_and_says_so(tmp_path: Path, capsys):
+    """An event is JSON text, which cannot carry the byte 0xFF of a file name (Prefect only logs a traceback):
+    the watcher emits the other files, says once which one the daily run will ingest, and goes on."""
+    w = Watcher(tmp_path)
+    (tmp_path / "a.jsonl").write_text("{}\n")
+    Path(os.fsdecode(bytes(tmp_path) + b"/b\xff.jsonl")).write_text("{}\n")
+    assert w.scan() == []
+    assert w.scan() == [str((tmp_path / "a.jsonl").resolve())]
+    assert w.scan() == []
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"uptake serve: {tmp_path.resolve()}/b\\xff.jsonl: the name is not UTF-8, which an event cannot "
+                   "carry; the daily run ingests it"]
+
+
 def test_a_restarted_watcher_skips_files_the_lake_already_ingested(ingested, small_org: Path, tmp_path: Path):
     """A restarted `serve` must not start one flow run per file already in the lake: a new watcher over a landing
     folder whose files were all ingested emits nothing; a file with new content is emitted once."""
