@@ -63,6 +63,8 @@ def _field_rules(f: Field, guard: str, required: bool | None = None) -> list[tup
     bad: list[str] = []
     if f.kind in ("integer", "number"):
         bad.append(f"{v} is null")  # out of range for the type
+    if f.kind == "number":
+        bad.append(f"not isfinite({v})")  # NaN, Infinity, 1e400: DuckDB parses them; no sum survives one
     if f.kind == "timestamp":
         # `ts_ok_<f>` (the with-offset pattern) is computed once; the second pattern runs only on failures
         rules.append((f"{present} and not ts_ok_{n} and not regexp_full_match(s_{n}, "

@@ -135,6 +135,18 @@ def test_fast_path_decides_like_the_reference(corpus):
                                                                    "line_too_long"})
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_number_that_is_not_finite_is_an_invalid_value(fast: bool):
+    """NaN, Infinity and numbers beyond a double (1e400) parse, but one of them in the lake makes every sum and
+    mean over it NaN or infinite: quarantined; the largest finite double lands."""
+    e = event(("call_summarization", "call_completed"))
+    texts = ["NaN", "Infinity", "-Infinity", "1e400", "-1E400", "1e308"]
+    good, q, counts, _ = run([with_raw(e, "handle_seconds", t) for t in texts], fast=fast)
+    assert q.column("reason").to_pylist() == ["invalid_value:handle_seconds"] * 5
+    assert good.column("handle_seconds").to_pylist() == [1e308]
+    assert counts["by_reason"] == {"invalid_value:handle_seconds": 5}
+
+
 def test_fast_path_on_realistic_lines_hands_back_nothing(small_org):
     path = sorted((small_org / "landing").glob("*genesys*.jsonl"))[0]
     data = path.read_bytes()[:4_000_000]
