@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -107,7 +108,7 @@ def _line_record(line_no: int, raw: bytes) -> Record:
         return Record(line_no, raw, reason="invalid_utf8")
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         return Record(line_no, raw, reason="malformed_json")
     if not isinstance(value, dict):
         return Record(line_no, raw, reason="not_an_object")
@@ -124,7 +125,7 @@ def json_records(path: str | Path, containers: tuple[str, ...] = ()) -> Iterator
     if body[:1] in (b"[", b"{"):
         try:
             doc = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             doc = None  # not one document: NDJSON, or broken (then line by line says where)
     if isinstance(doc, dict) and not any(isinstance(doc.get(c), list) for c in containers):
         doc = None  # a single NDJSON line, read below like the rest
@@ -170,6 +171,9 @@ def csv_records(path: str | Path) -> Iterator[Record]:
             yield Record(n, physical[n - 1] if 0 < n <= len(physical) else b"", reason="vendor_mapping:unreadable_csv")
             continue
         n = reader.line_num
+        if n in bad and header is None:  # the header: read with U+FFFD for the bad byte, so no row is taken for it
+            header = [h.strip() for h in next(csv.reader([bad[n].decode("utf-8", "replace")]), [])]
+            continue
         if n in bad:
             yield Record(n, bad[n], reason="invalid_utf8")
             continue
@@ -289,8 +293,8 @@ def as_count(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
-    if isinstance(value, float):
-        return int(value) if value >= 0 and value == int(value) else None
+    if isinstance(value, float):  # 1e400 reads as infinity
+        return int(value) if math.isfinite(value) and value >= 0 and value.is_integer() else None
     if isinstance(value, str) and re.fullmatch(r"[0-9]+(\.0+)?", value.strip()):
         return int(float(value))
     return None
@@ -341,6 +345,27 @@ def _records(a: Adapter, path: str) -> Iterator[Record]:
     except (OSError, EOFError) as exc:  # unreadable as a whole (a truncated gzip): nothing is half-landed
         raise UnreadableExport(path, str(exc)) from exc
 
+# a record whose shape an adapter did not expect (a string where an object belongs, a list for a map…)
+UNEXPECTED = (AttributeError, TypeError, KeyError, IndexError, ValueError, OverflowError, RecursionError)
+
+
+def _items(a: Adapter, rec: Record, m: Mapping) -> list[Item]:
+    """What the record becomes; quarantined whole as `vendor_mapping:unexpected_structure` when its shape
+    breaks the adapter (then none of its items count: a record is never half translated)."""
+    try:
+        return list(a.translate(rec, m))
+    except UNEXPECTED:
+        return [rec.quarantine("vendor_mapping:unexpected_structure")]
+
+
+def _version(pick: Any, rec: Record) -> tuple[str, Any] | None:
+    """The record's (identity, version) for newest-copy-wins; None when its shape has none (translate says why)."""
+    try:
+        return pick(rec) if rec.value is not None else None
+    except UNEXPECTED:
+        return None
+
+
 @dataclass
 class Translated:
     """A vendor file turned into derived events, plus what was decided without them."""
@@ -368,7 +393,7 @@ def translate(files: list[tuple[int, str, str]], m: Mapping, out_dir: Path) -> d
             continue
         best = newest.setdefault(fmt, {})
         for rec in _records(table[fmt], path):
-            k = pick(rec)
+            k = _version(pick, rec)
             if k is not None:
                 ident, version = k
                 cand = (version, -idx, -rec.line)
@@ -390,11 +415,11 @@ def translate(files: list[tuple[int, str, str]], m: Mapping, out_dir: Path) -> d
                     t.quarantine.append((rec.line, rec.reason, rec.raw))
                     continue
                 if pick is not None:
-                    k = pick(rec)
+                    k = _version(pick, rec)
                     if k is not None and newest[fmt][k[0]] != (k[1], -idx, -rec.line):
                         t.superseded += 1  # an older (or repeated) copy of a record the run has newer
                         continue
-                for item in a.translate(rec, m):
+                for item in _items(a, rec, m):
                     if item.kind == "event":
                         assert item.event is not None
                         out.write(json.dumps(item.event, separators=(",", ":")).encode() + b"\n")

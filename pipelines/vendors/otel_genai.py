@@ -7,7 +7,8 @@ other spans are blank. The operation maps to app, action and capability (`vendor
 `user.id`), on the span or its resource. Provider, model and token counts are not in the event contract and
 are not landed. Content attributes (`gen_ai.input.messages`, `gen_ai.output.messages`,
 `gen_ai.system_instructions`, tool call arguments and results) are never landed, and are stripped even from
-quarantined spans; they are counted as dropped fields. Identity: the user id (system `otel`).
+quarantined spans and records (a record that does not parse is kept as read, as any quarantined line); they are
+counted as dropped fields. Identity: the user id (system `otel`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ def _strip_content(span: dict[str, Any]) -> bytes:
     return json.dumps(clean, separators=(",", ":")).encode()
 
 
+def _without_content(v: Any) -> Any:
+    """A record without content attributes and span events, at any depth (its shape may be unexpected)."""
+    if isinstance(v, dict):
+        return {k: _without_content(x) for k, x in v.items() if k != "events"}
+    if isinstance(v, list):
+        return [_without_content(x) for x in v if not (isinstance(x, dict) and x.get("key") in CONTENT_ATTRIBUTES)]
+    return v
+
+
 class OtelGenAI:
     name = "otel_genai"
     system = "otel"
@@ -74,7 +84,17 @@ class OtelGenAI:
         return bool(re.search(r'"resourceSpans"\s*:', head))
 
     def records(self, path: str | Path) -> Iterator[Record]:
-        return json_records(path, containers=("resourceSpans",))
+        """The records, each one's raw bytes (what quarantine keeps of it) without content, wherever it sits."""
+        for rec in json_records(path, containers=("resourceSpans",)):
+            if rec.value is None:
+                yield rec
+                continue
+            try:
+                raw = json.dumps(_without_content(rec.value), separators=(",", ":")).encode()
+            except RecursionError:  # nested too deep to strip: not kept
+                yield Record(rec.line, b"", reason="vendor_mapping:unexpected_structure")
+                continue
+            yield Record(rec.line, raw, rec.value)
 
     def translate(self, rec: Record, m: Mapping) -> Iterator[Item]:
         v = rec.value or {}

@@ -193,3 +193,49 @@ def test_identities_name_their_system_the_way_mapping_keys_do(vendor_reference, 
     f = s["files"][0]
     # the same as with the system spelled exactly: c-0001 (newest copy) and c-0005 land, one agent is unknown
     assert (f["landed"], f["by_reason"].get("vendor_mapping:unknown_identity")) == (2, 1)
+
+
+def test_hostile_records_are_quarantined_one_by_one_and_the_run_goes_on(vendor_reference, tmp_path: Path):
+    """Each of these crashed the whole run, lost a row or leaked content: a count of 1e400 (infinity), JSON nested
+    deeper than Python's stack, a record whose parts have unexpected types, a login with a trailing space (landed
+    a second time under another event id), content in a record quarantined whole, a header with a byte that is not
+    UTF-8 (its first data row was taken as the header)."""
+    ref, _ = vendor_reference
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    good = json.loads((FIXTURES / "github_copilot_users_1_day.ndjson").read_text().splitlines()[0])
+    huge = json.loads(json.dumps(good))
+    huge["totals_by_feature"][0]["code_generation_activity_count"] = "@"
+    spaced = {**good, "user_login": good["user_login"] + " "}
+    (landing / "gh.ndjson").write_text("\n".join([
+        json.dumps(good), json.dumps(huge).replace('"@"', "1e400"),
+        '{"day":"2026-10-01","user_login":"x","totals_by_feature":' + "[" * 100_000 + "]" * 100_000 + "}",
+        json.dumps(spaced)]) + "\n")
+    doc = json.loads((FIXTURES / "otel_genai_spans.json").read_text())
+    (landing / "spans.json").write_text("\n".join([
+        json.dumps({"resourceSpans": [*doc["resourceSpans"], 5]}),  # a document per line: the file exporter's
+        json.dumps({"resourceSpans": [{"resource": [1], "scopeSpans": "oops"}]})]) + "\n")
+    rows = (FIXTURES / "chatgpt_user_engagement_2026-10.csv").read_bytes().splitlines(keepends=True)
+    (landing / "chatgpt.csv").write_bytes(rows[0].replace(b"department", b"d\xe9partement") + b"".join(rows[1:]))
+    s = ingest([landing], lake=tmp_path / "lake", reference=ref, progress=False)
+    for f in s["files"]:
+        assert f["lines"] == f["landed"] + f["duplicates"] + f["quarantined"] + f["blank"], f
+    gh = _file(s, "gh.ndjson")
+    assert gh["by_reason"] == {"vendor_mapping:invalid_value:totals_by_feature": 1, "malformed_json": 1}
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "gh.ndjson").write_text(json.dumps(good) + "\n")
+    first = _file(ingest([alone], lake=tmp_path / "lake3", reference=ref, progress=False), "gh.ndjson")["landed"]
+    assert gh["landed"] == first > 0 and gh["duplicates"] >= first  # the spaced login's events are the first line's
+    spans = _file(s, "spans.json")
+    assert spans["by_reason"]["vendor_mapping:invalid_value:resourceSpans"] == 1  # the 5
+    assert spans["by_reason"]["vendor_mapping:unexpected_structure"] == 1  # the second line, whole
+    raws = duckdb.sql(f"select raw_line::varchar from read_parquet('{tmp_path}/lake/quarantine/*.parquet') "
+                      "where source_file like '%spans.json'").fetchall()
+    assert len(raws) == spans["quarantined"] and "gen_ai.input.messages" not in json.dumps(raws)
+    assert "SECRET-PHI" in (FIXTURES / "otel_genai_spans.json").read_text() and "SECRET-PHI" not in json.dumps(raws)
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    shutil.copy(FIXTURES / "chatgpt_user_engagement_2026-10.csv", clean / "chatgpt.csv")
+    expected = _file(ingest([clean], lake=tmp_path / "lake2", reference=ref, progress=False), "chatgpt.csv")
+    assert {k: _file(s, "chatgpt.csv")[k] for k in COUNTS} == {k: expected[k] for k in COUNTS}
