@@ -161,6 +161,7 @@ def csv_records(path: str | Path) -> Iterator[Record]:
 
     reader = csv.reader(lines())
     header: list[str] | None = None
+    twice: str | None = None
     while True:
         try:
             row = next(reader)
@@ -182,12 +183,18 @@ def csv_records(path: str | Path) -> Iterator[Record]:
                 continue
             header = [h.strip() for h in row]
             continue
+        if twice is None:  # two columns one name once case and separators are ignored: no row says which to read
+            names = Counter(norm_key(h) for h in header)
+            twice = next((h for h in header if names[norm_key(h)] > 1), "")
         raw = physical[n - 1] if n - 1 < len(physical) else b""
         if not row or all(not c.strip() for c in row):
             yield Record(n, raw, blank=True)
             continue
         if len(row) != len(header):
             yield Record(n, raw, reason="vendor_mapping:wrong_column_count")
+            continue
+        if twice:
+            yield Record(n, raw, reason=f"vendor_mapping:duplicate_column:{twice}")
             continue
         yield Record(n, raw, dict(zip(header, (c.strip() for c in row), strict=True)))
 
@@ -350,10 +357,10 @@ UNEXPECTED = (AttributeError, TypeError, KeyError, IndexError, ValueError, Overf
 
 
 def _items(a: Adapter, rec: Record, m: Mapping) -> list[Item]:
-    """What the record becomes; quarantined whole as `vendor_mapping:unexpected_structure` when its shape
-    breaks the adapter (then none of its items count: a record is never half translated)."""
+    """What the record becomes (a record that yields nothing is blank); quarantined whole as
+    `vendor_mapping:unexpected_structure` when its shape breaks the adapter (a record is never half translated)."""
     try:
-        return list(a.translate(rec, m))
+        return list(a.translate(rec, m)) or [Item(rec.line, "blank")]  # nothing in it: it reports no usage
     except UNEXPECTED:
         return [rec.quarantine("vendor_mapping:unexpected_structure")]
 

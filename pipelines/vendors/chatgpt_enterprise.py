@@ -38,6 +38,9 @@ class ChatGPTEnterprise:
         if occurred is None:
             yield q("vendor_mapping:invalid_value:period_start")
             return
+        if "messages" not in v:  # an empty cell reports no messages; a missing column reports nothing
+            yield q("vendor_mapping:missing_field:messages")
+            return
         n = as_count(v.get("messages"))
         if n is None:
             yield q("vendor_mapping:invalid_value:messages")

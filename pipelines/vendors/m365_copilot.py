@@ -38,6 +38,17 @@ APP_COLUMN_SUFFIX = "lastactivitydate"
 VIVA_PREFIX = norm_key("Copilot_actions_taken_in_")
 
 
+def _app(col: str) -> str:
+    """The app of a Viva metric column, however its prefix is spelled (`Copilot_actions_taken_in_Teams`,
+    `CopilotActionsTakenInTeams` → `Teams`): the part after the prefix's letters, as written."""
+    seen = 0
+    for i, ch in enumerate(col):
+        if seen == len(VIVA_PREFIX):
+            return col[i:].lstrip(" _-.")
+        seen += bool(norm_key(ch))
+    return ""
+
+
 class M365CopilotUsage:
     name = "m365_copilot_usage"
     system = "m365"
@@ -117,7 +128,7 @@ class VivaCopilot:
                 yield q(f"vendor_mapping:invalid_value:{col}")
                 return
             if n:
-                counts.append((col[len("Copilot_actions_taken_in_"):], n))
+                counts.append((_app(col), n))
         if not counts:
             yield Item(rec.line, "blank")
             return

@@ -239,3 +239,31 @@ def test_hostile_records_are_quarantined_one_by_one_and_the_run_goes_on(vendor_r
     shutil.copy(FIXTURES / "chatgpt_user_engagement_2026-10.csv", clean / "chatgpt.csv")
     expected = _file(ingest([clean], lake=tmp_path / "lake2", reference=ref, progress=False), "chatgpt.csv")
     assert {k: _file(s, "chatgpt.csv")[k] for k in COUNTS} == {k: expected[k] for k in COUNTS}
+
+
+def test_columns_and_records_that_said_nothing_are_named(vendor_reference, tmp_path: Path):
+    """A CSV column named twice (case and separators ignored) made the last one win and a row of 18 messages blank;
+    a missing `messages` column made every row blank; Viva columns written without separators were unknown apps;
+    an OTel record without spans was counted as no item at all."""
+    ref, _ = vendor_reference
+
+    def run(name: str, text: str, lake: str = "") -> dict:
+        folder = tmp_path / name.split(".")[0]
+        folder.mkdir()
+        (folder / name).write_text(text)
+        s = ingest([folder], lake=tmp_path / f"lake-{lake or folder.name}", reference=ref, progress=False)
+        return _file(s, name)
+
+    row = "2026-10-05,2026-10-11,ann.lee@meridian.example"
+    twice = run("twice.csv", f"period_start,period_end,email,messages,Messages\n{row},18,0\n")
+    assert twice["by_reason"] == {"vendor_mapping:duplicate_column:messages": 1} and twice["blank"] == 0
+    missing = run("missing.csv", f"period_start,period_end,email,gpt_messages\n{row},3\n")
+    assert missing["by_reason"] == {"vendor_mapping:missing_field:messages": 1} and missing["blank"] == 0
+    day = "ann.lee@meridian.example,10/5/2026,3,4\n"
+    camel = run("camel.csv", "PersonId,MetricDate,CopilotActionsTakenInTeams,Copilot actions taken in Word\n" + day)
+    assert camel["landed"] == 2 and camel["by_reason"] == {}
+    usual = run("usual.csv", "PersonId,MetricDate,Copilot_actions_taken_in_Teams,Copilot_actions_taken_in_Word\n" + day,
+                lake="camel")
+    assert (usual["landed"], usual["duplicates"]) == (0, 2)  # the same events, ids as the usual spelling's
+    empty = run("empty.json", json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": []}]}) + "\n")
+    assert (empty["records"], empty["lines"], empty["blank"]) == (1, 1, 1)
