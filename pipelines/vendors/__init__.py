@@ -144,59 +144,63 @@ def json_records(path: str | Path, containers: tuple[str, ...] = ()) -> Iterator
 
 
 def csv_records(path: str | Path) -> Iterator[Record]:
-    """Rows of a CSV export as dicts keyed by header; invalid UTF-8 rows are quarantined by line."""
+    """Rows of a CSV export as dicts keyed by header. A record is numbered by its first physical line and keeps
+    all of its lines (a quoted field may hold line ends); one holding a byte that is not UTF-8 is quarantined
+    `invalid_utf8` (it is read with U+FFFD for that byte, so its quotes still close and the rows after it are
+    read as written; in the header, the name keeps the U+FFFD); one over 1 MiB is `line_too_long`."""
     data = open_bytes(path).removeprefix(b"\xef\xbb\xbf")
     physical = data.split(b"\n")
     if physical and physical[-1] == b"":
         physical.pop()
-    bad: dict[int, bytes] = {}
+    bad: set[int] = set()
 
     def lines() -> Iterator[str]:
         for i, raw in enumerate(physical, start=1):
             try:
                 yield raw.decode("utf-8") + "\n"
             except UnicodeDecodeError:
-                bad[i] = raw
-                yield "\n"
+                bad.add(i)
+                yield raw.decode("utf-8", "replace") + "\n"
 
+    csv.field_size_limit(max(csv.field_size_limit(), 2 * contract.MAX_LINE_BYTES))
     reader = csv.reader(lines())
     header: list[str] | None = None
     twice: str | None = None
+    end = 0  # the last physical line read
     while True:
         try:
-            row = next(reader)
+            row: list[str] | None = next(reader)
         except StopIteration:
             break
-        except csv.Error:  # e.g. a NUL byte: this row only
-            n = reader.line_num
-            yield Record(n, physical[n - 1] if 0 < n <= len(physical) else b"", reason="vendor_mapping:unreadable_csv")
+        except csv.Error:  # a NUL byte, a field past the limit: this record only
+            row = None
+        start, end = end + 1, max(reader.line_num, end + 1)
+        raw = b"\n".join(physical[start - 1:end])
+        if len(raw) > contract.MAX_LINE_BYTES:
+            yield Record(start, raw[:contract.MAX_LINE_BYTES], reason="line_too_long")
             continue
-        n = reader.line_num
-        if n in bad and header is None:  # the header: read with U+FFFD for the bad byte, so no row is taken for it
-            header = [h.strip() for h in next(csv.reader([bad[n].decode("utf-8", "replace")]), [])]
+        if row is None:
+            yield Record(start, raw, reason="vendor_mapping:unreadable_csv")
             continue
-        if n in bad:
-            yield Record(n, bad[n], reason="invalid_utf8")
+        if not row or all(not c.strip() for c in row):
+            yield Record(start, raw, blank=True)
             continue
         if header is None:
-            if not row:
-                continue
             header = [h.strip() for h in row]
-            continue
-        if twice is None:  # two columns one name once case and separators are ignored: no row says which to read
             names = Counter(norm_key(h) for h in header)
+            # two columns of one name once case and separators are ignored: no row says which to read
             twice = next((h for h in header if names[norm_key(h)] > 1), "")
-        raw = physical[n - 1] if n - 1 < len(physical) else b""
-        if not row or all(not c.strip() for c in row):
-            yield Record(n, raw, blank=True)
+            continue
+        if bad.intersection(range(start, end + 1)):
+            yield Record(start, raw, reason="invalid_utf8")
             continue
         if len(row) != len(header):
-            yield Record(n, raw, reason="vendor_mapping:wrong_column_count")
+            yield Record(start, raw, reason="vendor_mapping:wrong_column_count")
             continue
         if twice:
-            yield Record(n, raw, reason=f"vendor_mapping:duplicate_column:{twice}")
+            yield Record(start, raw, reason=f"vendor_mapping:duplicate_column:{twice}")
             continue
-        yield Record(n, raw, dict(zip(header, (c.strip() for c in row), strict=True)))
+        yield Record(start, raw, dict(zip(header, (c.strip() for c in row), strict=True)))
 
 
 def norm_key(name: str) -> str:

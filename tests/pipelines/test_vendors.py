@@ -267,3 +267,25 @@ def test_columns_and_records_that_said_nothing_are_named(vendor_reference, tmp_p
     assert (usual["landed"], usual["duplicates"]) == (0, 2)  # the same events, ids as the usual spelling's
     empty = run("empty.json", json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": []}]}) + "\n")
     assert (empty["records"], empty["lines"], empty["blank"]) == (1, 1, 1)
+
+
+def test_a_csv_record_over_several_lines_is_numbered_and_kept_whole(vendor_reference, tmp_path: Path):
+    """A quoted field may hold line ends: the record is numbered by its first line and quarantined with all of
+    them; a byte that is not UTF-8 inside it (it was replaced by a line end, the quote never closed and the rows
+    after it were swallowed) quarantines that record alone; a row over 1 MiB is line_too_long, kept to 1 MiB."""
+    ref, _ = vendor_reference
+    head = b"period_start,period_end,name,email,messages\n"
+    ann = b'2026-10-05,2026-10-11,"Lee\nAnn",ann.lee@meridian.example,3\n'
+    nobody = b'2026-10-05,2026-10-11,"Doe\nJos\xe9",nobody@x.example,5\n'
+    ben = b"2026-10-05,2026-10-11,Ben,ben.ortiz@meridian.example,4\n"
+    long = b'2026-10-06,2026-10-12,"' + b"x" * (1 << 20) + b'",ben.ortiz@meridian.example,4\n'
+    strange = b'2026-10-05,2026-10-11,"Roe\nJo",nobody@x.example,6\n'
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "chat.csv").write_bytes(head + ann + nobody + ben + long + strange)
+    s = _file(ingest([tmp_path / "in"], lake=tmp_path / "lake", reference=ref, progress=False), "chat.csv")
+    assert (s["records"], s["lines"], s["landed"]) == (5, 5, 2)
+    q = duckdb.sql(f"select source_line, reason, raw_line from read_parquet('{tmp_path}/lake/quarantine/*.parquet') "
+                   "order by source_line").fetchall()
+    assert [(line, reason) for line, reason, _ in q] == [
+        (4, "invalid_utf8"), (7, "line_too_long"), (8, "vendor_mapping:unknown_identity")]
+    assert q[0][2] == nobody[:-1] and len(q[1][2]) == 1 << 20 and q[2][2] == strange[:-1]
