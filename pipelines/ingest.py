@@ -65,10 +65,11 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
         raise IngestError(f"unknown format {fmt!r}: one of {', '.join(vendors.FORMATS)}")
     try:
         paths_found = list_inputs(paths)
-        errors = {p: probe(p) for p in paths_found}  # a file that cannot be read fails alone, later
-        formats = [fmt if fmt != "auto" else "events" if errors[p] else vendors.detect(p) for p in paths_found]
-    except (InputError, vendors.VendorError) as exc:
+    except InputError as exc:
         raise IngestError(str(exc)) from exc
+    # a file that cannot be read, or whose format cannot be told, fails alone, later
+    errors = {p: probe(p) for p in paths_found}
+    formats = [fmt if fmt != "auto" else "events" if errors[p] else _detect(p, errors) for p in paths_found]
     lk = Lake(lake)
     try:
         with lk.locked(wait=wait):
@@ -90,6 +91,17 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             return _run(lk, inputs, todo, key, reference, beam_args, progress, now, phases)
     except LakeError as exc:
         raise IngestError(str(exc)) from exc
+
+
+def _detect(path: Path, errors: dict[Path, str | None]) -> str:
+    """The file's format; when none or several fit, the file's error says so (it is read as events: not at all)."""
+    from pipelines import vendors
+
+    try:
+        return vendors.detect(path)
+    except vendors.VendorError as exc:
+        errors[path] = str(exc).removeprefix(f"{path}: ")
+        return "events"
 
 
 def _run(lk: Lake, inputs: list[Input], todo: list[Input], key: bytes, reference: str | Path | None,

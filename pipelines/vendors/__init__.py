@@ -338,6 +338,8 @@ _EVENT_KEYS = re.compile(r'"(event_id|schema_version|event_type)"\s*:')
 def detect(path: str | Path) -> str:
     """The format of a file, told from its first bytes; VendorError when no format or several fit."""
     head = head_text(path)
+    if not head.strip():  # empty, or blank lines: no records in any format; read as events, its lines are blank
+        return "events"
     suffix = "".join(Path(path).suffixes).removesuffix(".gz").lower()
     fits = [name for name, a in adapters().items() if a.detect(head, suffix)]
     if len(fits) == 1:

@@ -289,3 +289,21 @@ def test_a_csv_record_over_several_lines_is_numbered_and_kept_whole(vendor_refer
     assert [(line, reason) for line, reason, _ in q] == [
         (4, "invalid_utf8"), (7, "line_too_long"), (8, "vendor_mapping:unknown_identity")]
     assert q[0][2] == nobody[:-1] and len(q[1][2]) == 1 << 20 and q[2][2] == strange[:-1]
+
+
+def test_a_file_whose_format_cannot_be_told_fails_alone(vendor_reference, tmp_path: Path):
+    """It stopped the whole run: now it is named with why, nothing of it lands, the next run tries it again, and
+    the files beside it land. An empty export (a download that wrote nothing) has no records in any format."""
+    ref, _ = vendor_reference
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    shutil.copy(FIXTURES / "chatgpt_user_engagement_2026-10.csv", landing / "chat.csv")
+    (landing / "notes.csv").write_text("a,b\n1,2\n")
+    (landing / "empty.json").write_bytes(b"")
+    (landing / "blank.ndjson").write_text("\n\n")
+    s = ingest([landing], lake=tmp_path / "lake", reference=ref, progress=False)
+    assert _file(s, "notes.csv")["error"].startswith("cannot tell its format; pass --format")
+    assert _file(s, "chat.csv")["landed"] > 0 and "error" not in _file(s, "chat.csv")
+    assert [_file(s, n)[k] for n in ("empty.json", "blank.ndjson") for k in ("lines", "blank")] == [0, 0, 2, 2]
+    (ledger,) = Lake(tmp_path / "lake").committed_runs()
+    assert [Path(f["path"]).name for f in ledger["failed"]] == ["notes.csv"]
