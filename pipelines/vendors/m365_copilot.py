@@ -26,6 +26,7 @@ from pipelines.vendors import (
     by_norm,
     csv_records,
     day_start,
+    head_text,
     json_records,
     norm_key,
 )
@@ -58,9 +59,10 @@ class M365CopilotUsage:
         return "userprincipalname" in h and "copilotlastactivitydate" in h
 
     def records(self, path: str | Path) -> Iterator[Record]:
-        if "".join(Path(path).suffixes).removesuffix(".gz").lower().endswith(".csv"):
-            return csv_records(path)
-        return json_records(path, containers=("value",))
+        """The admin center's CSV or Graph's JSON, told by the first character (the file's name may say neither)."""
+        if head_text(path).lstrip()[:1] in ("[", "{"):
+            return json_records(path, containers=("value",))
+        return csv_records(path)
 
     def translate(self, rec: Record, m: Mapping) -> Iterator[Item]:
         v = by_norm(rec.value or {})

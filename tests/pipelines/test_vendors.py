@@ -4,6 +4,7 @@ records) lands what it should, quarantines the rest with a reason, and accounts 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import shutil
 from pathlib import Path
@@ -307,3 +308,25 @@ def test_a_file_whose_format_cannot_be_told_fails_alone(vendor_reference, tmp_pa
     assert [_file(s, n)[k] for n in ("empty.json", "blank.ndjson") for k in ("lines", "blank")] == [0, 0, 2, 2]
     (ledger,) = Lake(tmp_path / "lake").committed_runs()
     assert [Path(f["path"]).name for f in ledger["failed"]] == ["notes.csv"]
+
+
+def test_an_m365_report_is_read_as_what_it_holds_whatever_its_name(vendor_reference, tmp_path: Path):
+    """The admin center's CSV was read as JSON unless its name ended in .csv (every line malformed_json)."""
+    ref, _ = vendor_reference
+    csv_text = ("Report Refresh Date,User Principal Name,Display Name,Last Activity Date,"
+                "Word Copilot Last Activity Date,Report Period\n"
+                "2026-10-31,ann.lee@meridian.example,Ann Lee,2026-10-30,2026-10-30,7\n")
+    landed = []
+    for name, data in (("usage.csv", csv_text.encode()), ("usage", csv_text.encode()),
+                       ("usage.gz", gzip.compress(csv_text.encode())),
+                       ("graph", (FIXTURES / "m365_copilot_usage_2026-10-06.json").read_bytes())):
+        folder = tmp_path / name.replace(".", "-")
+        folder.mkdir()
+        (folder / name).write_bytes(data)
+        s = _file(ingest([folder / name], lake=tmp_path / f"lake-{folder.name}", reference=ref, progress=False,
+                         fmt="m365_copilot_usage"), name)
+        assert "malformed_json" not in s["by_reason"], (name, s)
+        landed.append(s["landed"])
+    graph = ingest([FIXTURES / "m365_copilot_usage_2026-10-06.json"], lake=tmp_path / "lake-g", reference=ref,
+                   progress=False)
+    assert landed == [1, 1, 1, graph["total"]["landed"]] and landed[3] > 0
