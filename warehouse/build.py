@@ -152,14 +152,14 @@ def _load_reference_files(con: duckdb.DuckDBPyConnection, reference: Path) -> No
              {"file": "the reference file's name", "sha256": "sha256 of its bytes"})
 
 
-def _load_events(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
-    """Every landed column of the contract, also for files landed before a field was added (null there). A temp
-    table: read once, by the events model, never written to the warehouse file."""
+def _load_events(con: duckdb.DuckDBPyConnection, lake: Lake, runs: list[dict]) -> None:
+    """Every landed column of the contract, also for files landed before a field was added (null there), of the
+    committed `runs`. A temp table: read once, by the events model, never written to the warehouse file."""
     empty = contract.landed_schema().empty_table()
     con.register("incoming", empty)
     con.execute("create temp table landed_events as select * from incoming")
     con.unregister("incoming")
-    files = [str(p) for p in lake.event_files()]
+    files = [str(lake.root / p) for r in runs for p in r.get("outputs", {}).get("events", [])]
     if files:
         try:
             con.execute("insert into landed_events by name select * from read_parquet($files, hive_partitioning = "
@@ -169,11 +169,11 @@ def _load_events(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
             raise BuildError(f"cannot read the landed events: {first}; run `uptake verify`") from None
 
 
-def _load_ledger(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+def _load_ledger(con: duckdb.DuckDBPyConnection, runs: list[dict]) -> None:
     rows: dict[str, list] = {k: [] for k in ("ingest_run", "started_at", "finished_at", "source_file", "sha256",
                                              "already_ingested", "lines", "landed", "duplicates", "quarantined",
                                              "blank", "by_reason", "dropped_fields")}
-    for run in lake.committed_runs():
+    for run in runs:
         for f in run["files"]:
             rows["ingest_run"].append(run["run"])
             rows["started_at"].append(run["started_at"])
@@ -258,8 +258,11 @@ def _build(lk: Lake, reference: str | Path, expectations: bool, threads: int | N
         _load_reference_files(con, Path(reference))
         load_published(con, lk.root)
         _load_t_quantiles(con)
-        _load_events(con, lk)
-        _load_ledger(con, lk)
+        # one reading of the ledger for both: an ingest may commit a run while a build runs (a build holds the
+        # build lock, not the ingest lock), and `quality` must not count a run whose events `events` lacks
+        runs = lk.committed_runs()
+        _load_events(con, lk, runs)
+        _load_ledger(con, runs)
         result.phases["load_s"] = time.perf_counter() - clock
         clock = time.perf_counter()
         for m in models():

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.lake import Lake
 from uptake.cli import main
 from warehouse.build import BuildError, build, models
 from warehouse.close import FINANCE_TABLES
@@ -344,3 +345,33 @@ def test_close_late_events_rebuild_roi_is_identical_and_restated(built, small_or
     assert not [r for r in rows if r[0] == "workflow_attribution_monthly" and "lmn_letters" in r[1]]
     current = _roi(lake, "--month", month, "--current")
     assert current.stdout != published.stdout
+
+
+def test_a_run_committed_while_a_build_loads_is_in_neither_table_or_both(built, small_org, tmp_path, monkeypatch):
+    """A build holds the build lock, not the ingest lock: an ingest may commit while it runs. `events` and `quality`
+    come from one reading of the ledger (the ledger was read twice: `quality` counted a run whose events `events`
+    lacked, and `uptake close` then published the month as holding that run)."""
+    from warehouse import build as build_mod
+
+    lake = tmp_path / "lake"
+    shutil.copytree(built.parent, lake)
+    src = sorted((small_org / "landing").glob("*-genesys-cloud.jsonl"))[0].read_bytes().splitlines()[:50]
+    late = [json.loads(x) for x in src if x.startswith(b"{") and b'"call_completed"' in x][:3]
+    for ev in late:
+        ev["event_id"] = f"late-{ev['event_id']}"
+    (tmp_path / "late.jsonl").write_text("".join(json.dumps(ev) + "\n" for ev in late))
+    load = build_mod._load_events
+
+    def load_then_commit(con, lk, runs):
+        load(con, lk, runs)
+        done = subprocess.run([EXE, "ingest", str(tmp_path / "late.jsonl"), "--lake", str(lake)],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+
+    monkeypatch.setattr(build_mod, "_load_events", load_then_commit)
+    build(lake, small_org / "reference", expectations=False)
+    con = duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True)
+    quality = {r for (r,) in con.execute("select distinct ingest_run from quality").fetchall()}
+    events = {r for (r,) in con.execute("select distinct ingest_run from events").fetchall()}
+    con.close()
+    assert quality == events and max(quality) < max(r["run"] for r in Lake(lake).committed_runs())
