@@ -130,30 +130,49 @@ def run_gate(con: duckdb.DuckDBPyConnection, lake: Path, run_id: str | None = No
 
 
 def _store(lake: Path, run_id: str, outcomes: list[Outcome]) -> None:
+    """Append the build's results, one JSON line each, in one write. A build killed while appending (or a full
+    disk) may have left part of a line: it is cut off first, so the file stays JSON lines."""
     path = lake / RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
     at = dt.datetime.now(dt.UTC).isoformat()
-    with path.open("a") as fh:
-        for o in outcomes:
-            fh.write(json.dumps({
-                "run_id": run_id, "validated_at": at, "suite": o.check.suite, "expectation": o.check.name,
-                "severity": o.check.severity, "column": o.check.figure, "threshold": o.check.threshold(),
-                "success": o.success, "observed": [[g, v] for g, v in o.observed[:20]],
-                "description": o.check.description,
-            }) + "\n")
+    text = "".join(json.dumps({
+        "run_id": run_id, "validated_at": at, "suite": o.check.suite, "expectation": o.check.name,
+        "severity": o.check.severity, "column": o.check.figure, "threshold": o.check.threshold(),
+        "success": o.success, "observed": [[g, v] for g, v in o.observed[:20]],
+        "description": o.check.description,
+    }) + "\n" for o in outcomes)
+    with path.open("a+b") as fh:  # appends go to the end whatever the position read from
+        size = fh.seek(0, os.SEEK_END)
+        if size:
+            fh.seek(size - 1)
+            if fh.read(1) != b"\n":
+                fh.seek(0)
+                fh.truncate(fh.read().rfind(b"\n") + 1)
+        fh.write(text.encode())
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def load_results(con: duckdb.DuckDBPyConnection, lake: Path) -> None:
-    """`quality_expectations`: every run's results, from the lake's results file."""
+    """`quality_expectations`: every run's results, from the lake's results file. A line that is not a result is
+    a ValueError naming the file and line."""
     path = lake / RESULTS
     con.execute("""create or replace table quality_expectations (
         run_id varchar, validated_at timestamptz, suite varchar, expectation varchar, severity varchar,
         "column" varchar, threshold varchar, success boolean, observed varchar, description varchar)""")
     if path.exists():
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        con.executemany("insert into quality_expectations values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(r["run_id"], r["validated_at"], r["suite"], r["expectation"], r["severity"], r["column"],
-                          r["threshold"], r["success"], json.dumps(r["observed"]), r["description"]) for r in rows])
+        rows = []
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                rows.append((r["run_id"], r["validated_at"], r["suite"], r["expectation"], r["severity"],
+                             r["column"], r["threshold"], r["success"], json.dumps(r["observed"]), r["description"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}: line {n}: not an expectation result ({exc}); move the file away to "
+                                 "start its history again") from None
+        con.executemany("insert into quality_expectations values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     docs = {
         "run_id": "the build's validation run", "validated_at": "when it ran, UTC", "suite": "the suite",
         "expectation": "the expectation", "severity": "critical (blocks the build) or warning",

@@ -284,7 +284,10 @@ def _build(lk: Lake, reference: str | Path, expectations: bool, threads: int | N
                 outcomes = run_gate(con, lk.root)
             except ExpectationsFailed as exc:
                 raise BuildError(str(exc)) from exc
-            load_results(con, lk.root)
+            try:
+                load_results(con, lk.root)
+            except ValueError as exc:
+                raise BuildError(str(exc)) from None
             result.warnings = [o.line() for o in outcomes if not o.success]
             result.docs = lk.root / "docs" / "data_docs" / "index.html"
             result.phases["expectations_s"] = time.perf_counter() - clock

@@ -107,3 +107,27 @@ def test_unknown_org_units_and_actors_fail_the_build_and_keep_the_old_warehouse(
     assert (lake / "docs" / "data_docs" / "index.html").exists()
     # no Great Expectations state left in the user's home (Beam keeps a cache in ~/.apache_beam)
     assert [p.name for p in home.iterdir() if p.name != ".apache_beam"] == []
+
+
+def test_a_results_file_cut_mid_line_is_mended_and_a_corrupt_one_named(built, small_org, tmp_path):
+    """A build killed (or a disk filling) while appending its results left part of a line, and every build after
+    failed with a JSONDecodeError traceback: the part is cut off and the next build appends whole lines. A line
+    broken anywhere else is named, file and line, in one message."""
+    from expectations.gate import RESULTS
+    from warehouse.build import BuildError, build
+
+    lake = tmp_path / "lake"
+    shutil.copytree(built.parent, lake)
+    results = lake / RESULTS
+    whole = results.read_bytes()
+    results.write_bytes(whole[:-120])  # torn in its last line
+    build(lake, small_org / "reference")
+    lines = results.read_bytes().splitlines()
+    assert all(json.loads(x)["run_id"] for x in lines)
+    this = [x for x in lines if json.loads(x)["run_id"] == json.loads(lines[-1])["run_id"]]
+    assert len(lines) == len(whole.splitlines()) - 1 + len(this)  # the torn result dropped, this build's added
+    with duckdb.connect(str(lake / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from quality_expectations").fetchall() == [(len(lines),)]
+    results.write_bytes(b'{"run_id": "x"\n' + results.read_bytes())
+    with pytest.raises(BuildError, match=r"expectations\.jsonl: line 1: not an expectation result"):
+        build(lake, small_org / "reference")
