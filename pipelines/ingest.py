@@ -91,6 +91,9 @@ def ingest(paths: Sequence[str | Path], lake: str | Path, reference: str | Path 
             return _run(lk, inputs, todo, key, reference, beam_args, progress, now, phases)
     except LakeError as exc:
         raise IngestError(str(exc)) from exc
+    except OSError as exc:  # the lake's storage refused (full, read-only) before this run staged anything
+        raise IngestError(f"{_os_error(exc)} under {lk.root}: nothing new was ingested (a run committed before "
+                          "completes at the next ingest); fix it and run it again") from exc
 
 
 def _detect(path: Path, errors: dict[Path, str | None]) -> str:
@@ -114,15 +117,32 @@ def _run(lk: Lake, inputs: list[Input], todo: list[Input], key: bytes, reference
     os.chmod(staging, 0o700)
     try:
         return _stage_and_commit(lk, run, staging, inputs, todo, key, reference, beam_args, progress, now, phases)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the command turns it into one): say where the run stands
+        raise KeyboardInterrupt(_run_stands(lk, run, staging)) from exc
     except Exception as exc:
-        if _disk_full(exc):
-            committed = (staging / "MANIFEST.json").exists()
-            if not committed:
-                shutil.rmtree(staging, ignore_errors=True)
-            raise IngestError(f"no space left on device under {lk.root}: " + (
-                f"run {run} is committed and completes at the next ingest" if committed
-                else f"nothing of run {run} was committed; free some space and run it again")) from exc
-        raise
+        full = _disk_full(exc)
+        if not full and not isinstance(exc, OSError):
+            raise
+        what = "no space left on device" if full else _os_error(exc)
+        then = ("" if (staging / "MANIFEST.json").exists()
+                else "; free some space and run it again" if full else "; fix it and run it again")
+        raise IngestError(f"{what} under {lk.root}: {_run_stands(lk, run, staging)}{then}") from exc
+
+
+def _run_stands(lk: Lake, run: int, staging: Path) -> str:
+    """Where a run that stopped stands: past its commit point it completes at the next ingest; before it, nothing
+    of it is visible and its staging is removed."""
+    if (staging / "MANIFEST.json").exists():
+        return f"run {run} is committed and completes at the next ingest"
+    shutil.rmtree(staging, ignore_errors=True)
+    return f"nothing of run {run} was committed"
+
+
+def _os_error(exc: BaseException) -> str:
+    """An OSError as one line: what, and on which file."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc)
 
 
 def _stage_and_commit(lk: Lake, run: int, staging: Path, inputs: list[Input], todo: list[Input], key: bytes,
@@ -151,6 +171,8 @@ def _stage_and_commit(lk: Lake, run: int, staging: Path, inputs: list[Input], to
     except Exception as exc:  # a worker's error surfaces here, wrapped by the runner
         if _disk_full(exc):
             raise
+        if _interrupted(exc):  # the runner reports Ctrl-C as a worker's error
+            raise KeyboardInterrupt from exc
         raise IngestError(f"pipeline failed: {_root_cause(exc)}") from exc
     finally:
         stop.set()
@@ -240,6 +262,14 @@ def _watch(staging: Path, bar: Progress, stop: threading.Event) -> None:
                 with contextlib.suppress(OSError, ValueError):  # a summary being written: next time
                     bar.advance(sum(s.get("lines", 0) for s in json.loads(p.read_text())))
                     counted.add(p.name)
+
+
+def _interrupted(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt) or "KeyboardInterrupt" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _root_cause(exc: BaseException) -> str:

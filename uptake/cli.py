@@ -7,6 +7,7 @@ import atexit
 import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -342,11 +343,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv, beam_args = argv[:cut], argv[cut + 1:]
     args = build_parser().parse_args(argv)
     args.beam_args = beam_args
+    stopped: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:  # SIGTERM stops like Ctrl-C: clean-up runs, one line says so
+        stopped.append(signum)
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
     try:
         return int(args.run(args))
-    except KeyboardInterrupt:
-        print(f"uptake {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        how = "terminated" if stopped else "interrupted"
+        print(f"uptake {args.command}: {how}" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
+        return 128 + (stopped[0] if stopped else signal.SIGINT)
 
 
 def command() -> NoReturn:

@@ -233,6 +233,8 @@ def build(lake: str | Path, reference: str | Path, expectations: bool = True, wa
             return _build(lk, reference, expectations, threads)
     except LakeError as exc:  # the lock refused, or the ledger became unreadable while building
         raise BuildRefused(str(exc)) from exc
+    except OSError as exc:  # the lake's storage refused (full, read-only): nothing was swapped in
+        raise BuildError(f"{exc.strerror or exc}: {exc.filename or lk.root}") from exc
 
 
 def _build(lk: Lake, reference: str | Path, expectations: bool, threads: int | None = None) -> BuildResult:
@@ -299,7 +301,11 @@ def _build(lk: Lake, reference: str | Path, expectations: bool, threads: int | N
         _discard(building)
         raise
     con.close()
-    os.replace(building, result.path)  # the swap: readers of the old file keep it until they close
+    try:
+        os.replace(building, result.path)  # the swap: readers of the old file keep it until they close
+    except OSError:
+        _discard(building)  # a full disk gets its space back at once
+        raise
     fsync_dir(lk.root)
     result.seconds = time.perf_counter() - started
     return result

@@ -8,6 +8,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -439,6 +440,55 @@ def test_a_disk_that_fills_up_is_one_line_and_leaves_the_lake_consistent(tmp_pat
     again = ingest([f], lake=lake, progress=False)  # rolls run 1 forward: the file is already ingested
     assert again["run"] is None and again["total"]["already_ingested"] == 1
     assert _ledger_totals(lake)["landed"] == 50 and q(f"select count(*) from {events(lake)}") == [(50,)]
+
+
+def test_storage_that_refuses_after_the_commit_point_is_one_line_each_time(tmp_path: Path, monkeypatch):
+    """A lake folder turned read-only (or any OSError but a full disk) past the commit point, then again while the
+    next run brings the lake up to date: one line each time that says where run 1 stands (both were tracebacks),
+    and once the storage is back, run 1 completes."""
+    from pipelines import lake as lake_mod
+
+    lake = tmp_path / "lake"
+    f = _write(tmp_path / "a.jsonl", [_event(i) for i in range(20)])
+
+    def refuse(*_a, **_k):
+        raise OSError(errno.EROFS, "Read-only file system", str(lake / "events"))
+
+    with monkeypatch.context() as m:
+        m.setattr(lake_mod.Lake, "apply", refuse)
+        with pytest.raises(IngestError) as exc:
+            ingest([f], lake=lake, progress=False)
+        assert str(exc.value) == (f"Read-only file system: {lake / 'events'} under {lake}: run 1 is committed and "
+                                  "completes at the next ingest")
+        with pytest.raises(IngestError) as exc:  # recovery, at the start of the next run, refused too
+            ingest([f], lake=lake, progress=False)
+        assert str(exc.value).startswith(f"Read-only file system: {lake / 'events'} under {lake}: nothing new was "
+                                         "ingested (a run committed before completes at the next ingest)")
+    again = ingest([f], lake=lake, progress=False)
+    assert again["run"] is None and again["total"]["already_ingested"] == 1
+    assert q(f"select count(*) from {events(lake)}") == [(20,)]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_ingest_says_so_in_one_line_and_the_next_run_lands_everything(small_org: Path, tmp_path: Path,
+                                                                                sig: int):
+    """SIGTERM (a scheduler stopping the job) ended the process silently; Ctrl-C while Beam staged was reported
+    as a failed pipeline. Both now stop like Ctrl-C: one line, exit 128 + the signal, nothing half-visible."""
+    lake = tmp_path / "lake"
+    proc = subprocess.Popen([sys.executable, "-m", "uptake.cli", "ingest", str(small_org / "landing"), "--lake",
+                             str(lake)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((lake / ".staging").glob("run-000001/*")) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + sig, err
+    name = "terminated" if sig == signal.SIGTERM else "interrupted"
+    assert err.strip().splitlines() == [f"uptake ingest: {name}: nothing of run 1 was committed"], err
+    assert Lake(lake).committed_runs() == [] and not list(lake.glob("events/**/*.parquet"))
+    s = ingest([small_org / "landing"], lake=lake, progress=False)
+    assert s["run"] == 1 and s["total"]["already_ingested"] == 0
 
 
 def test_a_real_full_disk(tmp_path: Path, small_org: Path):

@@ -375,3 +375,26 @@ def test_a_run_committed_while_a_build_loads_is_in_neither_table_or_both(built, 
     events = {r for (r,) in con.execute("select distinct ingest_run from events").fetchall()}
     con.close()
     assert quality == events and max(quality) < max(r["run"] for r in Lake(lake).committed_runs())
+
+
+def test_storage_that_refuses_is_one_build_error_and_the_old_warehouse_stays(built, small_org, tmp_path,
+                                                                              monkeypatch):
+    """A full disk (or a read-only lake) while building was a traceback: it is a BuildError, one line naming the
+    file, and the warehouse readers have is the one they had."""
+    import errno
+
+    from warehouse import build as build_mod
+
+    lake = tmp_path / "lake"
+    shutil.copytree(built.parent, lake)
+    before = (lake / "warehouse.duckdb").read_bytes()
+
+    def full(src, dst):
+        raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+
+    monkeypatch.setattr(build_mod.os, "replace", full)
+    with pytest.raises(BuildError, match=r"^No space left on device: .*warehouse\.duckdb$"):
+        build(lake, small_org / "reference", expectations=False)
+    monkeypatch.undo()
+    assert (lake / "warehouse.duckdb").read_bytes() == before
+    assert not (lake / build_mod.BUILDING).exists()
