@@ -109,13 +109,23 @@ class Lake:
                                 "a new key would give every person a new pseudonym")
             self.keys.mkdir(parents=True, exist_ok=True)
             os.chmod(self.keys, 0o700)
-            tmp = path.with_suffix(".tmp")
+            # created whole under a name of this process's, then linked in only if still absent: an ingest and a
+            # build starting together on a new lake (each under its own lock) must end up with one key
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(32))
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, path)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # the other process's key stands
+            except OSError:  # a file system without hard links: replaced when still absent (a narrow race remains)
+                if not path.exists():
+                    os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
         key = path.read_text().strip().encode()
         if not key:
             raise LakeError(f"{path}: the pseudonym key file is empty: restore {KEY_FILE} from your backup")

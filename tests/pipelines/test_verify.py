@@ -193,3 +193,18 @@ def test_a_key_is_created_only_for_a_lake_without_events(tmp_path: Path):
     key = fresh.pseudonym_key()  # nothing committed yet: created, 0600
     assert len(key) == 64 and (fresh.key_file.stat().st_mode & 0o777) == 0o600
     assert check(fresh).problems == []
+
+
+def test_two_processes_creating_a_new_lakes_key_end_up_with_one(tmp_path: Path, monkeypatch):
+    """An ingest and a build starting together on a new lake each hold their own lock, and both may find no key:
+    the one that creates it second must use the first's (it replaced it: the first pseudonymized with a key that
+    no longer existed)."""
+    first, second = Lake(tmp_path / "lake"), Lake(tmp_path / "lake")
+    first.ensure()
+    key = first.pseudonym_key()
+    real_exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda p: False if p == second.key_file else real_exists(p))
+    assert second.pseudonym_key() == key  # it saw no key, created one, and kept the first's
+    monkeypatch.undo()
+    assert first.key_file.read_text().strip().encode() == key
+    assert sorted(p.name for p in first.key_file.parent.iterdir()) == [first.key_file.name]  # no temporary left
