@@ -124,14 +124,17 @@ def _run(lk: Lake, inputs: list[Input], todo: list[Input], key: bytes, reference
         if not full and not isinstance(exc, OSError):
             raise
         what = "no space left on device" if full else _os_error(exc)
-        then = ("" if (staging / "MANIFEST.json").exists()
-                else "; free some space and run it again" if full else "; fix it and run it again")
-        raise IngestError(f"{what} under {lk.root}: {_run_stands(lk, run, staging)}{then}") from exc
+        stands = _run_stands(lk, run, staging)
+        then = ("" if "is committed" in stands else "; free some space and run it again" if full
+                else "; fix it and run it again")
+        raise IngestError(f"{what} under {lk.root}: {stands}{then}") from exc
 
 
 def _run_stands(lk: Lake, run: int, staging: Path) -> str:
     """Where a run that stopped stands: past its commit point it completes at the next ingest; before it, nothing
     of it is visible and its staging is removed."""
+    if (lk.runs / f"run-{run:06d}.json").exists():  # its ledger entry written: done, the clean-up aside
+        return f"run {run} is committed"
     if (staging / "MANIFEST.json").exists():
         return f"run {run} is committed and completes at the next ingest"
     shutil.rmtree(staging, ignore_errors=True)

@@ -189,7 +189,7 @@ def csv_records(path: str | Path) -> Iterator[Record]:
             header = [h.strip() for h in row]
             names = Counter(norm_key(h) for h in header)
             # two columns of one name once case and separators are ignored: no row says which to read
-            twice = next((h for h in header if names[norm_key(h)] > 1), "")
+            twice = next((h for h in header if norm_key(h) and names[norm_key(h)] > 1), "")
             continue
         if bad.intersection(range(start, end + 1)):
             yield Record(start, raw, reason="invalid_utf8")

@@ -68,7 +68,7 @@ class GitHubCopilot:
             if row is None:
                 yield q("vendor_mapping:unknown_feature")
                 continue
-            parts = (login.strip().casefold(), day[:10], feature)
+            parts = (login.casefold(), day[:10], feature)
             for outcome, n in (("accepted", acc), ("discarded", gen - acc)):
                 if n:
                     yield Item(rec.line, "event", assist_event(m, self.system, (*parts, outcome), occurred, SOURCE,

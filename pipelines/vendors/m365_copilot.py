@@ -41,7 +41,11 @@ VIVA_PREFIX = norm_key("Copilot_actions_taken_in_")
 
 def _app(col: str) -> str:
     """The app of a Viva metric column, however its prefix is spelled (`Copilot_actions_taken_in_Teams`,
-    `CopilotActionsTakenInTeams` → `Teams`): the part after the prefix's letters, as written."""
+    `CopilotActionsTakenInTeams` → `Teams`): the part after the prefix's letters, as written. A prefix spelled
+    with its separators is cut at its length, as it always was: the app is in the event id."""
+    usual = len("Copilot_actions_taken_in_")
+    if norm_key(col[:usual]) == VIVA_PREFIX:
+        return col[usual:]
     seen = 0
     for i, ch in enumerate(col):
         if seen == len(VIVA_PREFIX):

@@ -469,6 +469,22 @@ def test_storage_that_refuses_after_the_commit_point_is_one_line_each_time(tmp_p
     assert q(f"select count(*) from {events(lake)}") == [(20,)]
 
 
+def test_a_run_stopped_after_its_ledger_entry_is_reported_committed(tmp_path: Path, monkeypatch):
+    """Stopped while its staging was being removed (the manifest gone, the ledger entry written): committed."""
+    from pipelines import lake as lake_mod
+
+    commit = lake_mod.Lake.commit
+
+    def commit_then_stop(self, *a, **k):
+        commit(self, *a, **k)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lake_mod.Lake, "commit", commit_then_stop)
+    with pytest.raises(KeyboardInterrupt, match="^run 1 is committed$"):
+        ingest([_write(tmp_path / "a.jsonl", [_event(1)])], lake=tmp_path / "lake", progress=False)
+    assert [r["run"] for r in Lake(tmp_path / "lake").committed_runs()] == [1]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_ingest_says_so_in_one_line_and_the_next_run_lands_everything(small_org: Path, tmp_path: Path,
                                                                                 sig: int):
