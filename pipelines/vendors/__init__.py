@@ -144,7 +144,8 @@ def json_records(path: str | Path, containers: tuple[str, ...] = ()) -> Iterator
 
 
 def csv_records(path: str | Path) -> Iterator[Record]:
-    """Rows of a CSV export as dicts keyed by header. A record is numbered by its first physical line and keeps
+    """Rows of a CSV export (comma- or, when its header has no comma, semicolon-separated) as dicts keyed by
+    header. A record is numbered by its first physical line and keeps
     all of its lines (a quoted field may hold line ends); one holding a byte that is not UTF-8 is quarantined
     `invalid_utf8` (it is read with U+FFFD for that byte, so its quotes still close and the rows after it are
     read as written; in the header, the name keeps the U+FFFD); one over 1 MiB is `line_too_long`."""
@@ -163,7 +164,9 @@ def csv_records(path: str | Path) -> Iterator[Record]:
                 yield raw.decode("utf-8", "replace") + "\n"
 
     csv.field_size_limit(max(csv.field_size_limit(), 2 * contract.MAX_LINE_BYTES))
-    reader = csv.reader(lines())
+    # Excel where the decimal mark is a comma saves CSV with semicolons: told by the header line
+    first = next((x for x in physical if x.strip()), b"")
+    reader = csv.reader(lines(), delimiter=";" if b";" in first and b"," not in first else ",")
     header: list[str] | None = None
     twice: str | None = None
     end = 0  # the last physical line read

@@ -329,3 +329,17 @@ def test_an_m365_report_is_read_as_what_it_holds_whatever_its_name(vendor_refere
     graph = ingest([FIXTURES / "m365_copilot_usage_2026-10-06.json"], lake=tmp_path / "lake-g", reference=ref,
                    progress=False)
     assert landed == [1, 1, 1, graph["total"]["landed"]] and landed[3] > 0
+
+
+def test_a_semicolon_separated_export_lands_like_the_comma_one(vendor_reference, tmp_path: Path):
+    """Excel where the decimal mark is a comma saves CSV with semicolons: every row was missing_field:email."""
+    ref, _ = vendor_reference
+    text = (FIXTURES / "chatgpt_user_engagement_2026-10.csv").read_text()
+    counts = []
+    for sep in (",", ";"):
+        folder = tmp_path / f"sep{ord(sep)}"
+        folder.mkdir()
+        (folder / "chat.csv").write_text(text.replace(",", sep))
+        s = _file(ingest([folder], lake=tmp_path / f"lake{ord(sep)}", reference=ref, progress=False), "chat.csv")
+        counts.append({k: s[k] for k in (*COUNTS, "by_reason")})
+    assert counts[0] == counts[1] and counts[0]["landed"] > 0
