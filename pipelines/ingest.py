@@ -118,27 +118,26 @@ def _run(lk: Lake, inputs: list[Input], todo: list[Input], key: bytes, reference
     try:
         return _stage_and_commit(lk, run, staging, inputs, todo, key, reference, beam_args, progress, now, phases)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the command turns it into one): say where the run stands
-        raise KeyboardInterrupt(_run_stands(lk, run, staging)) from exc
+        raise KeyboardInterrupt(_run_stands(lk, run, staging)[0]) from exc
     except Exception as exc:
         full = _disk_full(exc)
         if not full and not isinstance(exc, OSError):
             raise
         what = "no space left on device" if full else _os_error(exc)
-        stands = _run_stands(lk, run, staging)
-        then = ("" if "is committed" in stands else "; free some space and run it again" if full
-                else "; fix it and run it again")
+        stands, committed = _run_stands(lk, run, staging)
+        then = "" if committed else "; free some space and run it again" if full else "; fix it and run it again"
         raise IngestError(f"{what} under {lk.root}: {stands}{then}") from exc
 
 
-def _run_stands(lk: Lake, run: int, staging: Path) -> str:
-    """Where a run that stopped stands: past its commit point it completes at the next ingest; before it, nothing
-    of it is visible and its staging is removed."""
+def _run_stands(lk: Lake, run: int, staging: Path) -> tuple[str, bool]:
+    """(where a run that stopped stands, whether it is committed): past its commit point it completes at the next
+    ingest; before it, nothing of it is visible and its staging is removed."""
     if (lk.runs / f"run-{run:06d}.json").exists():  # its ledger entry written: done, the clean-up aside
-        return f"run {run} is committed"
+        return f"run {run} is committed", True
     if (staging / "MANIFEST.json").exists():
-        return f"run {run} is committed and completes at the next ingest"
+        return f"run {run} is committed and completes at the next ingest", True
     shutil.rmtree(staging, ignore_errors=True)
-    return f"nothing of run {run} was committed"
+    return f"nothing of run {run} was committed", False
 
 
 def _os_error(exc: BaseException) -> str:

@@ -145,10 +145,10 @@ def json_records(path: str | Path, containers: tuple[str, ...] = ()) -> Iterator
 
 def csv_records(path: str | Path) -> Iterator[Record]:
     """Rows of a CSV export (comma- or, when its header has no comma, semicolon-separated) as dicts keyed by
-    header. A record is numbered by its first physical line and keeps
-    all of its lines (a quoted field may hold line ends); one holding a byte that is not UTF-8 is quarantined
-    `invalid_utf8` (it is read with U+FFFD for that byte, so its quotes still close and the rows after it are
-    read as written; in the header, the name keeps the U+FFFD); one over 1 MiB is `line_too_long`."""
+    header. A record is numbered by its first physical line and keeps all of its lines (a quoted field may hold
+    line ends); one holding a byte that is not UTF-8 is quarantined `invalid_utf8` (it is read with U+FFFD for
+    that byte, so its quotes still close and the rows after it are read as written; in the header, the name keeps
+    the U+FFFD); one over 1 MiB is `line_too_long`."""
     data = open_bytes(path).removeprefix(b"\xef\xbb\xbf")
     physical = data.split(b"\n")
     if physical and physical[-1] == b"":
